@@ -153,7 +153,7 @@ qemu=(
 	# shareable memory (memfd, share=on), not anonymous.
 	-object "memory-backend-memfd,id=mem,size=256M,share=on"
 	-machine "q35,memory-backend=mem" -m 256M
-	-kernel /guest/vmlinuz -initrd /guest/initrd.gz -append "$cmdline"
+	-kernel /guest/vmlinux -initrd /guest/initrd.gz -append "$cmdline"
 	# The console: ISA ttyS0 on QEMU's stdout. signal=off so a ^C typed
 	# at an interactive --shell goes to the guest, not to QEMU.
 	-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none
