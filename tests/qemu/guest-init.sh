@@ -56,14 +56,20 @@ fail() {
 	finish 1
 }
 
-# Poll a condition (a shell command) every 0.1 s for up to $1 seconds.
+# Seconds since boot (whole): the clock for every bounded wait below.
+uptime_s() {
+	read -r up _ </proc/uptime
+	echo "${up%%.*}"
+}
+
+# Poll a condition (a shell command) every 0.1 s for up to $1 seconds of
+# wall time (counted by the clock, not by iterations: under TCG each poll
+# itself takes a noticeable while).
 wait_for() {
-	limit=$(($1 * 10))
+	deadline=$(($(uptime_s) + $1))
 	shift
-	n=0
 	while ! "$@"; do
-		n=$((n + 1))
-		[ "$n" -ge "$limit" ] && return 1
+		[ "$(uptime_s)" -ge "$deadline" ] && return 1
 		sleep 0.1
 	done
 	return 0
@@ -90,6 +96,9 @@ for arg in $cmdline; do
 done
 [ -n "$TOKEN" ] || TOKEN=$(cut -c1-8 /proc/sys/kernel/random/uuid)
 
+# The firmware's last message has no newline; start the markers on a line
+# of their own.
+echo
 say "start kernel=$(uname -r)"
 
 # Hard stop for everything below, whatever blocks (an open, a write into a
@@ -126,7 +135,12 @@ find_pci() {
 	done
 	return 1
 }
-wait_for 10 find_pci || fail "no PCI device $PCI_ID in /sys/bus/pci/devices ($(cat /sys/bus/pci/devices/*/vendor 2>/dev/null | tr '\n' ' '))"
+pci_ids() {
+	for d in /sys/bus/pci/devices/*; do
+		printf '%s:%s ' "$(cut -c3- "$d/vendor")" "$(cut -c3- "$d/device")"
+	done
+}
+wait_for 10 find_pci || fail "no PCI device $PCI_ID; present: $(pci_ids)"
 
 bdf=${PCIDEV##*/}
 driver_of() { [ -e "$PCIDEV/driver" ] && basename "$(readlink "$PCIDEV/driver")"; }
@@ -159,12 +173,16 @@ wait_for 5 test -c "/dev/$TTY" || fail "/dev/$TTY did not appear"
 # Keep one descriptor open for the whole exchange: settings made with stty
 # and the receive buffer then belong to the same open file. The default
 # serial termios has CLOCAL, so the open does not wait for carrier.
-exec 3<>"/dev/$TTY" || fail "cannot open /dev/$TTY"
+# A failed redirection on exec would end this shell (PID 1: a panic with no
+# verdict on the console), so try the open in a subshell first.
+(: <>"/dev/$TTY") 2>/dev/null || fail "cannot open /dev/$TTY"
+exec 3<>"/dev/$TTY"
 # raw: no echo (we must not bounce the host's line back at it), no CR/LF
 # translation either way, byte-at-a-time reads; clocal/-crtscts: ignore
 # modem lines, which an emulated UART need not drive.
 stty 115200 raw -echo clocal -crtscts <&3 || fail "stty on /dev/$TTY failed"
-say "stty: $(stty -a <&3 | head -n 1)"
+# (busybox stty -a complains about the window size of a serial line: hush.)
+say "stty: $(stty -a <&3 2>/dev/null | head -n 1)"
 
 LINE="hello from guest $TOKEN"
 printf '%s\n' "$LINE" >&3 || fail "write to /dev/$TTY failed"

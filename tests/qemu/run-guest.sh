@@ -39,8 +39,8 @@ die() {
 	exit 2
 }
 usage() {
-	sed -n '/^# usage:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2
-	exit 2
+	sed -n '/^# usage:/,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+	exit 0
 }
 
 mode='' target='' pipe='' timeout=120 console='' pci=1b36:0002 token=''
@@ -145,6 +145,11 @@ elif ((timeout > 0)); then
 fi
 [[ -z "$append" ]] || cmdline+=" $append"
 
+# prepare.sh unpacks the kernel for a PVH boot when it can (saves ~4 s of
+# in-guest decompression under TCG); otherwise boot the bzImage.
+kernel=/guest/vmlinux
+[[ -f "$ROOT$kernel" ]] || kernel=/guest/vmlinuz
+
 qemu=(
 	chroot "$ROOT" /usr/bin/qemu-system-x86_64
 	-nodefaults -nographic -no-reboot
@@ -153,7 +158,7 @@ qemu=(
 	# shareable memory (memfd, share=on), not anonymous.
 	-object "memory-backend-memfd,id=mem,size=256M,share=on"
 	-machine "q35,memory-backend=mem" -m 256M
-	-kernel /guest/vmlinux -initrd /guest/initrd.gz -append "$cmdline"
+	-kernel "$kernel" -initrd /guest/initrd.gz -append "$cmdline"
 	# The console: ISA ttyS0 on QEMU's stdout. signal=off so a ^C typed
 	# at an interactive --shell goes to the guest, not to QEMU.
 	-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none
