@@ -272,7 +272,10 @@ _Static_assert(sizeof(struct uvfio_wire_dma_rw) == 16, "dma_rw");
 _Static_assert(sizeof(struct uvfio_wire_dma_rw_qemu) == 12, "dma_rw_qemu");
 _Static_assert(sizeof(struct uvfio_wire_write_multi_entry) == 24, "wm entry");
 _Static_assert(sizeof(struct uvfio_wire_sub_region_ioeventfd) == 40, "ioeventfd");
-_Static_assert(sizeof(struct uvfio_wire_logging_control) == 24, "log ctl");
+/* Contract fix (migration engineer): over vfio-user the ranges follow the
+ * control struct inline (no ranges_ptr as in the kernel's 24-byte form),
+ * so the fixed part is page_size + num_ranges + reserved = 16 bytes. */
+_Static_assert(sizeof(struct uvfio_wire_logging_control) == 16, "log ctl");
 _Static_assert(sizeof(struct uvfio_wire_logging_report) == 24, "log report");
 
 /* ---- validation -------------------------------------------------------- */
