@@ -40,6 +40,17 @@ die() {
 	exit 1
 }
 
+# die_log LOG MESSAGE [HINT...]: die, showing the end of the log that says why.
+die_log() {
+	local logfile=$1
+	shift
+	if [[ -s "$logfile" ]]; then
+		printf 'prepare: last lines of %s:\n' "$logfile" >&2
+		tail -n 5 "$logfile" | sed 's/^/prepare:   | /' >&2
+	fi
+	die "$@"
+}
+
 # A stage is current when its stamp holds exactly the expected key; the key
 # names everything that went into the stage, so a changed input rebuilds it.
 stamp_ok() { [[ -f "$CACHE/$1.stamp" && "$(<"$CACHE/$1.stamp")" == "$2" ]]; }
@@ -65,10 +76,11 @@ APT_UPDATED=0
 host_apt_update() {
 	((APT_UPDATED)) && return 0
 	log "apt-get update (host)"
-	# A third-party source being unreachable must not stop us: only the
-	# Debian mirror is needed, so warnings are tolerated, errors are not.
-	apt-get update -qq >&2 || die "apt-get update failed on the host" \
-		"check that $MIRROR is reachable and /etc/apt/sources.list* is sane"
+	# Only the Debian mirror matters to us: an unreachable third-party
+	# source may make apt-get update fail as a whole, so carry on and let
+	# the install or download that follows decide (its error is clearer).
+	apt-get update -q >"$CACHE/host-apt.log" 2>&1 ||
+		log "warning: apt-get update reported errors (log: $CACHE/host-apt.log); continuing"
 	APT_UPDATED=1
 }
 
@@ -86,8 +98,9 @@ ensure_host_tools() {
 	((${#missing[@]})) || return 0
 	log "installing host packages: ${missing[*]}"
 	host_apt_update
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 ||
-		die "could not install ${missing[*]} on the host" \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+		>>"$CACHE/host-apt.log" 2>&1 ||
+		die_log "$CACHE/host-apt.log" "could not install ${missing[*]} on the host (log: $CACHE/host-apt.log)" \
 			"run: apt-get update && apt-get install ${missing[*]}"
 }
 
@@ -98,9 +111,9 @@ ensure_host_tools() {
 build_root() {
 	local tmp=$CACHE/root.tmp t0=$SECONDS
 	safe_rmtree "$tmp"
-	log "stage root: debootstrap --variant=minbase $SUITE (about 30-60 s)"
+	log "stage root: debootstrap --variant=minbase $SUITE (about 15-30 s)"
 	debootstrap --variant=minbase "$SUITE" "$tmp" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
-		die "debootstrap of $SUITE failed (log: $CACHE/debootstrap.log)" \
+		die_log "$CACHE/debootstrap.log" "debootstrap of $SUITE failed (log: $CACHE/debootstrap.log)" \
 			"check network access to $MIRROR and that debian-archive-keyring knows $SUITE's key" \
 			"then re-run $0"
 
@@ -118,13 +131,13 @@ build_root() {
 	chmod 755 "$tmp/usr/sbin/policy-rc.d"
 	echo "deb $MIRROR $SUITE-backports main" >"$tmp/etc/apt/sources.list.d/backports.list"
 
-	log "stage root: installing qemu-system-x86 from $SUITE-backports (about 1-2 min)"
+	log "stage root: installing qemu-system-x86 from $SUITE-backports (about 15-30 s)"
 	{
 		chroot "$tmp" apt-get update -qq &&
 			chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 				--no-install-recommends -t "$SUITE-backports" qemu-system-x86
 	} >"$CACHE/qemu-install.log" 2>&1 ||
-		die "installing qemu-system-x86 in the $SUITE root failed (log: $CACHE/qemu-install.log)" \
+		die_log "$CACHE/qemu-install.log" "installing qemu-system-x86 in the $SUITE root failed (log: $CACHE/qemu-install.log)" \
 			"check network access to $MIRROR; delete $tmp and re-run $0"
 
 	# Shrink: the apt caches and lists are re-creatable with apt-get update.
@@ -174,7 +187,7 @@ build_kernel() {
 	if ! (cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >"$CACHE/kernel-download.log" 2>&1); then
 		host_apt_update
 		(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >"$CACHE/kernel-download.log" 2>&1) ||
-			die "apt-get download $pkg failed (log: $CACHE/kernel-download.log)" \
+			die_log "$CACHE/kernel-download.log" "apt-get download $pkg failed (log: $CACHE/kernel-download.log)" \
 				"check network access to $MIRROR"
 	fi
 	safe_rmtree "$x"

@@ -93,6 +93,7 @@ while (($#)); do
 	shift
 done
 [[ -n "$mode" ]] || die "choose --stand-in or --vfio-user SOCKET (see --help)"
+[[ $(id -u) == 0 ]] || die "must run as root (QEMU runs under chroot)"
 [[ "$timeout" =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds, got '$timeout'"
 [[ "$pci" =~ ^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$ ]] || die "--pci wants VVVV:DDDD, got '$pci'"
 [[ -z "$token" || "$token" =~ ^[A-Za-z0-9._-]+$ ]] || die "--token must be one word of [A-Za-z0-9._-]"
