@@ -43,6 +43,9 @@ struct uvfio_client_opts {
                                            server->client DMA requests */
     bool precopy_info;                  /* ask for the uvfio precopy-info
                                            extension (migration) */
+    /* Added by the client library: how long one request (or the VERSION
+     * handshake) may wait for its reply before -ETIMEDOUT [30000]. */
+    uint32_t timeout_ms;
 };
 
 /* What was negotiated. */

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * client/request.c - the request/reply engine.
+ *
+ * Requests are synchronous for the caller, but the socket is not a simple
+ * ping-pong: the server may send DMA_READ/DMA_WRITE at any moment (on the
+ * main socket, or on the twin socket when negotiated), and may need the
+ * answer before it can answer us.  So one loop does everything: it writes
+ * our queued bytes as the socket takes them, reads whatever arrives, serves
+ * DMA requests, and stops when the reply it waits for is in - all under one
+ * deadline.
+ *
+ * Replies are matched by msg_id.  A reply whose msg_id is not the one we
+ * wait for is dropped: it is the late answer to a request that timed out
+ * (the connection stays usable after a timeout, since the output queue
+ * keeps the byte stream whole).  A reply with our msg_id but another
+ * command is a protocol error.  Commands from the server other than the DMA
+ * ones get an ENOSYS error reply.
+ *
+ * The socket is non-blocking; writes go through proto's uvfio_txq so that a
+ * DMA reply produced while a large request is half-written is queued behind
+ * it instead of corrupting the stream.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "client_priv.h"
+#include "util/log.h"
+
+/* Messages handled per socket per loop turn: a flooding server must not
+ * keep us from looking at the clock. */
+#define DRAIN_BATCH 64
+
+struct waiter {
+    uint16_t id;
+    uint16_t cmd;
+    bool done;
+    int err;
+    struct uvfio_msg msg;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ms_left(int64_t deadline)
+{
+    int64_t left = deadline - now_ms();
+
+    if (left <= 0)
+        return 0;
+    return left > 0x7fffffff ? 0x7fffffff : (int)left;
+}
+
+static int client_fail(struct uvfio_client *c, int err)
+{
+    /* EPIPE and ECONNRESET mean the same to a caller: the server is gone. */
+    if (err == -EPIPE)
+        err = -ECONNRESET;
+    if (!c->dead) {
+        uvfio_debug("client: connection ended: %s", uvfio_strerror(err));
+        c->dead = err;
+    }
+    return c->dead;
+}
+
+int uvfio_client_reply_errno(const struct uvfio_msg *m)
+{
+    uint32_t e = m->hdr.error;
+
+    /* An ERROR reply may carry errno 0 (spec); the caller still failed. */
+    if (e == 0 || e > 4095)
+        return -EIO;
+    return -(int)e;
+}
+
+int uvfio_client_push_error(struct uvfio_client_chan *ch,
+                            const struct uvfio_wire_hdr *req, int err)
+{
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = req->msg_id,
+        .cmd = req->cmd,
+        .flags = UVFIO_HDR_TYPE_REPLY | UVFIO_HDR_ERROR,
+        .error = (uint32_t)-err,
+    };
+
+    return uvfio_txq_push(ch->txq, &hdr, NULL, 0, NULL, 0);
+}
+
+void uvfio_client_rx_reserve(struct uvfio_client *c, size_t size)
+{
+    if (size <= c->rx_max)
+        return;
+    c->rx_max = size;
+    uvfio_rx_set_limits(c->main.rx, c->rx_max, c->rx_fds);
+    if (c->twin.rx)
+        uvfio_rx_set_limits(c->twin.rx, c->rx_max, c->rx_fds);
+}
+
+static void handle_command(struct uvfio_client *c,
+                           struct uvfio_client_chan *ch,
+                           const struct uvfio_msg *m, int *served)
+{
+    if (m->hdr.cmd == UVFIO_CMD_DMA_READ || m->hdr.cmd == UVFIO_CMD_DMA_WRITE) {
+        uvfio_client_serve_dma(c, ch, m);
+        if (served)
+            (*served)++;
+        return;
+    }
+    uvfio_debug("client: server sent command %u (%s): refused",
+                m->hdr.cmd, uvfio_cmd_name(m->hdr.cmd));
+    if (!(m->hdr.flags & UVFIO_HDR_NO_REPLY))
+        uvfio_client_push_error(ch, &m->hdr, -ENOSYS);
+}
+
+/* Takes ownership of *m. */
+static void handle_msg(struct uvfio_client *c, struct uvfio_client_chan *ch,
+                       struct uvfio_msg *m, struct waiter *w, int *served)
+{
+    if ((m->hdr.flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_COMMAND) {
+        handle_command(c, ch, m, served);
+        uvfio_msg_free(m);
+        return;
+    }
+    if (ch != &c->main || !w || w->done || m->hdr.msg_id != w->id) {
+        uvfio_debug("client: dropping unexpected reply id %u (%s)",
+                    m->hdr.msg_id, uvfio_cmd_name(m->hdr.cmd));
+        uvfio_msg_free(m);
+        return;
+    }
+    w->done = true;
+    if (m->hdr.cmd != w->cmd) {
+        uvfio_warn("client: reply to %s came back as %s",
+                   uvfio_cmd_name(w->cmd), uvfio_cmd_name(m->hdr.cmd));
+        w->err = -EPROTO;
+        uvfio_msg_free(m);
+        return;
+    }
+    w->msg = *m;
+    memset(m, 0, sizeof(*m));
+}
+
+static bool chan_pending(const struct uvfio_client_chan *ch)
+{
+    return ch->sock >= 0 && uvfio_txq_pending(ch->txq) > 0;
+}
+
+static int chan_flush(struct uvfio_client *c, struct uvfio_client_chan *ch)
+{
+    int r;
+
+    if (!chan_pending(ch))
+        return 0;
+    r = uvfio_txq_flush(ch->txq, ch->sock);
+    if (r == -EAGAIN)
+        return 0;
+    return r < 0 ? client_fail(c, r) : 0;
+}
+
+/* Read what the socket has (bounded), handing each message out. */
+static int chan_drain(struct uvfio_client *c, struct uvfio_client_chan *ch,
+                      struct waiter *w, int *served)
+{
+    struct uvfio_msg m;
+    int i, r;
+
+    ch->backlog = false;
+    for (i = 0; i < DRAIN_BATCH; i++) {
+        /* Once our reply is in, only keep going for bytes already read:
+         * asking the socket again would cost a syscall per request. */
+        if (w && w->done && !uvfio_rx_partial(ch->rx))
+            return 0;
+        memset(&m, 0, sizeof(m));
+        r = uvfio_rx_read(ch->rx, ch->sock, &m);
+        if (r == 0)
+            return 0;
+        if (r < 0)
+            return client_fail(c, r);
+        handle_msg(c, ch, &m, w, served);
+    }
+    ch->backlog = true;
+    return 0;
+}
+
+/*
+ * One turn: write what can be written, wait up to `timeout` ms for the
+ * sockets, read and serve what arrived.
+ */
+static int pump(struct uvfio_client *c, int timeout, struct waiter *w,
+                int *served)
+{
+    struct uvfio_client_chan *chans[2] = { &c->main, &c->twin };
+    struct pollfd pfd[2];
+    int i, n = 0, r;
+
+    for (i = 0; i < 2; i++) {
+        if (chans[i]->sock < 0)
+            continue;
+        r = chan_flush(c, chans[i]);
+        if (r < 0)
+            return r;
+        /* Messages already buffered in rx are invisible to poll. */
+        if (chans[i]->backlog)
+            timeout = 0;
+        pfd[n].fd = chans[i]->sock;
+        pfd[n].events = POLLIN | (chan_pending(chans[i]) ? POLLOUT : 0);
+        pfd[n].revents = 0;
+        n++;
+    }
+    r = poll(pfd, n, timeout);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (i = 0, n = 0; i < 2; i++) {
+        if (chans[i]->sock < 0)
+            continue;
+        if ((pfd[n++].revents & (POLLIN | POLLHUP | POLLERR)) ||
+            chans[i]->backlog) {
+            r = chan_drain(c, chans[i], w, served);
+            if (r < 0)
+                return r;
+        }
+        r = chan_flush(c, chans[i]);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static bool all_flushed(const struct uvfio_client *c)
+{
+    return !chan_pending(&c->main) && !chan_pending(&c->twin);
+}
+
+/* Run the loop until our bytes (and any DMA replies) are on the wire. */
+static int flush_until(struct uvfio_client *c, int64_t deadline)
+{
+    int r;
+
+    while (!all_flushed(c)) {
+        if (c->dead)
+            return c->dead;
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        r = pump(c, ms_left(deadline), NULL, NULL);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int wait_reply(struct uvfio_client *c, struct waiter *w)
+{
+    int64_t deadline = now_ms() + c->timeout_ms;
+    int r;
+
+    while (!w->done) {
+        if (now_ms() >= deadline)
+            return -ETIMEDOUT;
+        r = pump(c, ms_left(deadline), w, NULL);
+        if (r < 0)
+            return r;
+    }
+    /* DMA replies we queued while waiting must not sit in the queue. */
+    return flush_until(c, deadline);
+}
+
+static int check_reply(struct uvfio_client *c, uint16_t cmd,
+                       const struct uvfio_msg *m)
+{
+    int r;
+
+    if (m->hdr.flags & UVFIO_HDR_ERROR)
+        return uvfio_client_reply_errno(m);
+    if (m->oversize || m->fds_truncated) {
+        uvfio_warn("client: %s reply too big or with too many fds",
+                   uvfio_cmd_name(cmd));
+        return -EPROTO;
+    }
+    r = uvfio_wire_check_reply(cmd, m->payload, m->len, m->nfds,
+                               c->caps.max_data_xfer_size);
+    if (r < 0) {
+        uvfio_warn("client: malformed %s reply (%zu bytes, %zu fds): %s",
+                   uvfio_cmd_name(cmd), m->len, m->nfds, uvfio_strerror(r));
+        return -EPROTO;
+    }
+    return 0;
+}
+
+static int queue_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
+                     const struct iovec *iov, int iovcnt, const int *fds,
+                     size_t nfds, uint16_t *id)
+{
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = c->next_id++,
+        .cmd = cmd,
+        .flags = UVFIO_HDR_TYPE_COMMAND | flags,
+    };
+    int r;
+
+    if (c->dead)
+        return c->dead;
+    /* Posted writes issued before this command must reach the device
+     * first: they go out ahead of it on the same stream. */
+    r = uvfio_client_batch_push(c);
+    if (r < 0)
+        return r;
+    r = uvfio_txq_push(c->main.txq, &hdr, iov, iovcnt, fds, nfds);
+    if (r < 0)
+        return r;
+    if (id)
+        *id = hdr.msg_id;
+    return 0;
+}
+
+int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
+                         const struct iovec *iov, int iovcnt,
+                         const int *fds, size_t nfds,
+                         struct uvfio_msg *reply)
+{
+    struct waiter w = { .cmd = cmd };
+    int r;
+
+    r = queue_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id);
+    if (r < 0)
+        return r;
+    r = wait_reply(c, &w);
+    if (r == 0)
+        r = w.err;
+    if (r == 0)
+        r = check_reply(c, cmd, &w.msg);
+    if (r < 0 || !reply) {
+        uvfio_msg_free(&w.msg);
+        return r;
+    }
+    *reply = w.msg;
+    return 0;
+}
+
+int uvfio_client_post(struct uvfio_client *c, uint16_t cmd,
+                      const struct iovec *iov, int iovcnt)
+{
+    int r;
+
+    r = queue_cmd(c, cmd, UVFIO_HDR_NO_REPLY, iov, iovcnt, NULL, 0, NULL);
+    if (r < 0)
+        return r;
+    return flush_until(c, now_ms() + c->timeout_ms);
+}
+
+UVFIO_API int uvfio_client_flush(struct uvfio_client *c)
+{
+    int r;
+
+    if (c->dead)
+        return c->dead;
+    r = uvfio_client_batch_push(c);
+    if (r < 0)
+        return r;
+    return flush_until(c, now_ms() + c->timeout_ms);
+}
+
+UVFIO_API int uvfio_client_fd(const struct uvfio_client *c)
+{
+    return c->epfd >= 0 ? c->epfd : c->main.sock;
+}
+
+/*
+ * Serve what is waiting; if nothing is, wait up to timeout_ms for
+ * something.  The DMA replies are flushed before returning (bounded by the
+ * request timeout: a server that does not read them is its own problem).
+ */
+UVFIO_API int uvfio_client_dispatch(struct uvfio_client *c, int timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_ms() + timeout_ms;
+    int served = 0, r;
+
+    if (c->dead)
+        return c->dead;
+    for (;;) {
+        r = pump(c, timeout_ms < 0 ? -1 : ms_left(deadline), NULL, &served);
+        if (r < 0)
+            return r;
+        if (served || now_ms() >= deadline)
+            break;
+    }
+    r = flush_until(c, now_ms() + c->timeout_ms);
+    return r < 0 ? r : served;
+}
