@@ -81,8 +81,9 @@ int uvfio_mig_set_state(struct uvfio_mig *m, uint32_t target);
 /* Stream lifecycle (core/mig_stream.c), with the lock held. */
 void uvfio_mig_stream_open(struct uvfio_mig *m, enum uvfio_mig_stream_kind k);
 void uvfio_mig_stream_end(struct uvfio_mig *m);
-/* Resuming stream refused data: RESUMING->STOP must not be tried. */
-bool uvfio_mig_stream_resume_broken(const struct uvfio_mig *m);
+/* Whether the resuming stream got every byte the client sent (no driver
+ * refusal, no detach): otherwise RESUMING->STOP must not be tried. */
+bool uvfio_mig_stream_resume_whole(const struct uvfio_mig *m);
 
 /* Feature bodies; the lock is taken inside. */
 int uvfio_mig_feature_data_size(struct uvfio_mig *m, uint64_t *len);

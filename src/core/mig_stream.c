@@ -32,9 +32,10 @@ void uvfio_mig_stream_end(struct uvfio_mig *m)
     m->stream.ended = true;
 }
 
-bool uvfio_mig_stream_resume_broken(const struct uvfio_mig *m)
+bool uvfio_mig_stream_resume_whole(const struct uvfio_mig *m)
 {
-    return m->stream.kind == UVFIO_MIG_RESUMING && m->stream.broken;
+    return m->stream.kind == UVFIO_MIG_RESUMING && !m->stream.broken &&
+           !m->stream.ended;
 }
 
 /* Whether the open stream goes in direction `k`, as an errno. */

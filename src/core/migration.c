@@ -214,9 +214,11 @@ static int mig_arc(struct uvfio_mig *m, uint32_t to)
     uint32_t from = m->state;
     int ret;
 
-    /* The driver already refused part of this image: loading what is left
-     * would apply a stream with a hole in it. */
-    if (from == UVFIO_MIG_STATE_RESUMING && uvfio_mig_stream_resume_broken(m))
+    /* The driver refused part of this image, or the client went away in
+     * the middle of it: loading what is there would apply a stream with a
+     * hole in it.  Only a reset abandons a RESUMING session. */
+    if (from == UVFIO_MIG_STATE_RESUMING &&
+        !uvfio_mig_stream_resume_whole(m))
         return -EINVAL;
 
     m->arc_broke = false;
