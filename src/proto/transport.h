@@ -61,13 +61,25 @@ void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
  * -ECONNRESET on orderly EOF or reset, -EPROTO on an unparseable header.
  * May be called again after 1 to get the next buffered message without a
  * syscall (returns 0 only once the buffer and the socket are both drained).
+ * On a non-blocking socket "drained" is judged from the last recvmsg: if it
+ * came back short, 0 is returned without another syscall (poll, then call
+ * again).  A blocking socket never gets 0 except when SO_RCVTIMEO expires.
+ * The socket's O_NONBLOCK flag is read once, on first use of that fd.
  */
 int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 
 /* Whether a started message is waiting for more bytes (for idle timeouts). */
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
 
-/* Blocking receive of one message (uses a private uvfio_rx). */
+/*
+ * Blocking receive of one message (uses a private uvfio_rx).  Reads exactly
+ * one message, never a byte of the next, so it costs two recvmsg calls;
+ * loops that receive a lot should keep a uvfio_rx instead.  Returns 0 with
+ * *out filled; -E2BIG when the message was larger than max_size (it was
+ * skipped, the stream is still in step, out->hdr says which message it
+ * was); -EAGAIN when a blocking socket's SO_RCVTIMEO expired (the stream is
+ * then out of step: close it); otherwise as uvfio_rx_read.
+ */
 int uvfio_msg_recv(int sock, struct uvfio_msg *out, size_t max_size,
                    unsigned max_fds);
 

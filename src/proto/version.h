@@ -35,6 +35,10 @@ void uvfio_caps_defaults(struct uvfio_caps *c);
  * the raw trailing bytes (it must contain a NUL within `len`; len == 0 means
  * no capabilities, i.e. defaults).  Unknown keys are ignored; a known key of
  * the wrong type, a value out of range, or malformed JSON is -EINVAL.
+ * Ranges (see version.c): max_msg_fds 0..UVFIO_MAX_FDS_LIMIT,
+ * max_data_xfer_size >= 4096 (larger values are clamped to
+ * UVFIO_MAX_DATA_XFER_LIMIT), max_dma_maps 0..UINT32_MAX, pgsizes
+ * 1..INT64_MAX, twin_socket.fd_index 0..UVFIO_MAX_FDS_LIMIT-1.
  */
 int uvfio_caps_parse(const char *json, size_t len, struct uvfio_caps *out);
 
@@ -46,9 +50,16 @@ int uvfio_caps_format(const struct uvfio_caps *c, struct uvfio_buf *out);
  * and what the server allows (`limits`), booleans only if both sides have
  * them, pgsizes the intersection; extensions only those the client asked
  * for.  The result is therefore always a subset of the offer.
+ * max_data_xfer_size is also clamped to UVFIO_MAX_DATA_XFER_LIMIT, and
+ * twin_fd_index is left at -1 for the server to fill in once it has made
+ * the socket pair (the index of that fd in the reply).
+ *
+ * Contract change (proto): returns int, not void.  0, or -ENOTSUP when the
+ * two sides share no page size (pgsizes intersection empty); *reply is
+ * then unspecified and the connection cannot go on.
  */
-void uvfio_caps_negotiate(const struct uvfio_caps *offered,
-                          const struct uvfio_caps *limits,
-                          struct uvfio_caps *reply);
+int uvfio_caps_negotiate(const struct uvfio_caps *offered,
+                         const struct uvfio_caps *limits,
+                         struct uvfio_caps *reply);
 
 #endif /* UVFIO_PROTO_VERSION_H */

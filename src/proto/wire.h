@@ -313,4 +313,14 @@ int uvfio_wire_check_reply(uint16_t cmd, const void *payload, size_t len,
 int uvfio_wire_check_dma_request(uint16_t cmd, const void *payload, size_t len,
                                  uint64_t max_data_xfer, int *qemu_layout);
 
+/*
+ * Added by proto (not in the first contract): the replies a server gets to
+ * the DMA_READ/DMA_WRITE it sent.  A DMA_READ reply carries data in either
+ * layout (*qemu_layout says which); a DMA_WRITE reply is header-only (QEMU),
+ * 12 or 16 bytes.  uvfio_wire_check_reply() accepts the same, without
+ * telling the layout.
+ */
+int uvfio_wire_check_dma_reply(uint16_t cmd, const void *payload, size_t len,
+                               uint64_t max_data_xfer, int *qemu_layout);
+
 #endif /* UVFIO_PROTO_WIRE_H */

@@ -1,0 +1,870 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proto/transport.c - whole messages over an AF_UNIX stream socket.
+ *
+ * Receiving.  Small messages dominate (a 4-byte register read is 32 bytes
+ * on the wire), so the receiver reads greedily into a 64 KiB buffer: one
+ * recvmsg usually brings a whole request, often several, and they are
+ * handed out one by one without further syscalls.  A message larger than
+ * that buffer gets its own payload allocation and the rest of it is read
+ * straight into place (with the buffer as a second iovec so the bytes of
+ * the next messages still come in the same call); 64 MiB payloads are
+ * never copied twice.  A message over the size limit but under the discard
+ * limit is read and thrown away, then handed out header-only with
+ * `oversize` set, so the server can answer E2BIG and carry on.
+ *
+ * File descriptors.  SCM_RIGHTS fds arrive with the first byte of the
+ * sendmsg they were attached to, and Linux ends a stream recvmsg right
+ * after (or inside) the first skb that carries fds - but it does NOT stop
+ * before that skb: "AB" sent as A then B-with-fds comes back as one read
+ * of "AB" plus B's fds (checked on 6.x).  So the skb that carried the fds
+ * always ends the read, and the fds belong to the message that contains
+ * the LAST byte of the read.  That is exact for any sender that sends a
+ * message carrying fds in sendmsg calls of its own, as QEMU, libvfio-user
+ * and this file do (uvfio_txq never batches another message into the
+ * sendmsg that carries fds).  fds are attributed when they arrive - the
+ * owner's stream position is recorded - and collected when the owner is
+ * handed out; anything left over, over the limit, or truncated by the
+ * kernel (MSG_CTRUNC) is closed.
+ *
+ * "Drained": on a non-blocking socket a read that returned fewer bytes
+ * than asked means the socket was empty at that moment, so the next
+ * uvfio_rx_read() that finds nothing buffered returns 0 without trying
+ * another recvmsg (the caller polls anyway).  That halves the syscalls of
+ * a request/reply loop.  Blocking sockets never take that shortcut.
+ *
+ * Sending writes header and payload with one sendmsg (MSG_NOSIGNAL) and
+ * loops over partial writes; fds go with the first byte only.  The txq
+ * copies messages for non-blocking sockets and batches fd-less ones into
+ * one sendmsg.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport.h"
+
+#define RX_BUF_SIZE     (64u << 10)
+#define STACK_IOV       8
+#define TXQ_BATCH_IOV   64
+
+union fd_cmsg {
+    struct cmsghdr align;
+    uint8_t bytes[CMSG_SPACE(UVFIO_MAX_FDS_LIMIT * sizeof(int))];
+};
+
+/* fds that arrived for the message starting at stream position `owner`. */
+struct fd_batch {
+    uint64_t owner;
+    int *fds;
+    size_t n;
+    bool truncated;
+};
+
+enum rx_state {
+    RX_BUFFERED,    /* next message (if any) starts at buf[head] */
+    RX_LARGE,       /* reading a message straight into its payload */
+    RX_DISCARD,     /* dropping the payload of an oversize message */
+};
+
+struct uvfio_rx {
+    size_t max_size;
+    size_t discard_limit;
+    unsigned max_fds;
+    bool exact;             /* never read past the current message */
+    int sock;               /* socket whose blocking mode is cached */
+    bool nonblock;
+    bool drained;
+    int err;                /* sticky: the stream is finished */
+
+    uint8_t *buf;
+    size_t head, tail;
+    uint64_t base;          /* stream position of buf[head] */
+    uint64_t pos;           /* stream position of the next byte read */
+
+    enum rx_state state;
+    struct uvfio_wire_hdr hdr;      /* LARGE / DISCARD message */
+    uint64_t start, end;            /* its stream range */
+    uint8_t *payload;               /* LARGE */
+    size_t got;
+    size_t skip;                    /* DISCARD: bytes still to drop */
+
+    struct fd_batch *batches;
+    size_t nbatches;
+
+    union fd_cmsg cmsg;
+};
+
+static void close_fds(int *fds, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (fds[i] >= 0)
+            close(fds[i]);
+        fds[i] = -1;
+    }
+}
+
+void uvfio_msg_free(struct uvfio_msg *m)
+{
+    if (!m)
+        return;
+    free(m->payload);
+    if (m->fds)
+        close_fds(m->fds, m->nfds);
+    free(m->fds);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- fd attribution ------------------------------------------------------ */
+
+static void batch_drop(struct uvfio_rx *rx)
+{
+    close_fds(rx->batches[0].fds, rx->batches[0].n);
+    free(rx->batches[0].fds);
+    rx->nbatches--;
+    memmove(rx->batches, rx->batches + 1, rx->nbatches * sizeof(*rx->batches));
+}
+
+/* Stream position of the message that contains byte `last`. */
+static uint64_t owner_of(const struct uvfio_rx *rx, uint64_t last)
+{
+    struct uvfio_wire_hdr h;
+    uint64_t pos = rx->base;
+
+    if (rx->state != RX_BUFFERED) {
+        if (last < rx->end)
+            return rx->start;
+        pos = rx->end;
+    }
+    /* Every byte in [base, last] is in buf[head..tail). */
+    while (last - pos >= sizeof(h)) {
+        memcpy(&h, rx->buf + rx->head + (pos - rx->base), sizeof(h));
+        if (h.size < sizeof(h) || last - pos < h.size)
+            break;
+        pos += h.size;
+    }
+    return pos;
+}
+
+static int add_fds(struct uvfio_rx *rx, uint64_t owner, int *fds, size_t n,
+                   bool truncated)
+{
+    struct fd_batch *b = rx->nbatches ? &rx->batches[rx->nbatches - 1] : NULL;
+    int *grown;
+
+    if (!b || b->owner != owner) {
+        b = realloc(rx->batches, (rx->nbatches + 1) * sizeof(*b));
+        if (!b) {
+            close_fds(fds, n);
+            return -ENOMEM;
+        }
+        rx->batches = b;
+        b += rx->nbatches++;
+        memset(b, 0, sizeof(*b));
+        b->owner = owner;
+    }
+    if (truncated || b->truncated || b->n + n > rx->max_fds) {
+        close_fds(fds, n);
+        close_fds(b->fds, b->n);
+        b->n = 0;
+        b->truncated = true;
+        return 0;
+    }
+    grown = realloc(b->fds, (b->n + n) * sizeof(int));
+    if (!grown) {
+        close_fds(fds, n);
+        return -ENOMEM;
+    }
+    memcpy(grown + b->n, fds, n * sizeof(int));
+    b->fds = grown;
+    b->n += n;
+    return 0;
+}
+
+/* Give the message starting at `start` its fds; close strays before it. */
+static void take_fds(struct uvfio_rx *rx, uint64_t start, struct uvfio_msg *m)
+{
+    while (rx->nbatches && rx->batches[0].owner < start)
+        batch_drop(rx);
+    if (!rx->nbatches || rx->batches[0].owner != start)
+        return;
+    m->fds_truncated = rx->batches[0].truncated;
+    if (rx->batches[0].n) {
+        m->fds = rx->batches[0].fds;
+        m->nfds = rx->batches[0].n;
+        rx->batches[0].fds = NULL;
+        rx->batches[0].n = 0;
+    }
+    batch_drop(rx);
+}
+
+/* Every SCM_RIGHTS fd of a received message, into fds[]. */
+static size_t gather_fds(struct msghdr *mh, int *fds)
+{
+    struct cmsghdr *c;
+    size_t n = 0, k;
+
+    for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        if (k > UVFIO_MAX_FDS_LIMIT - n)    /* cannot happen: buffer size */
+            k = UVFIO_MAX_FDS_LIMIT - n;
+        memcpy(fds + n, CMSG_DATA(c), k * sizeof(int));
+        n += k;
+    }
+    return n;
+}
+
+/* After a read of at least one byte: file the fds under their owner. */
+static int collect_fds(struct uvfio_rx *rx, struct msghdr *mh)
+{
+    int fds[UVFIO_MAX_FDS_LIMIT];
+    bool trunc = mh->msg_flags & MSG_CTRUNC;
+    size_t n = gather_fds(mh, fds);
+
+    if (!n && !trunc)
+        return 0;
+    return add_fds(rx, owner_of(rx, rx->pos - 1), fds, n, trunc);
+}
+
+/* ---- receiver state machine --------------------------------------------- */
+
+struct uvfio_rx *uvfio_rx_new(size_t max_size, size_t discard_limit,
+                              unsigned max_fds)
+{
+    struct uvfio_rx *rx;
+
+    if (max_size < UVFIO_HDR_SIZE) {
+        errno = EINVAL;
+        return NULL;
+    }
+    rx = calloc(1, sizeof(*rx));
+    if (!rx)
+        return NULL;
+    rx->buf = malloc(RX_BUF_SIZE);
+    if (!rx->buf) {
+        free(rx);
+        return NULL;
+    }
+    rx->discard_limit = discard_limit;
+    rx->sock = -1;
+    uvfio_rx_set_limits(rx, max_size, max_fds);
+    return rx;
+}
+
+void uvfio_rx_free(struct uvfio_rx *rx)
+{
+    if (!rx)
+        return;
+    while (rx->nbatches)
+        batch_drop(rx);
+    free(rx->batches);
+    free(rx->payload);
+    free(rx->buf);
+    free(rx);
+}
+
+void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
+                         unsigned max_fds)
+{
+    rx->max_size = max_size;
+    if (rx->discard_limit < max_size)
+        rx->discard_limit = max_size;
+    rx->max_fds = max_fds < UVFIO_MAX_FDS_LIMIT ? max_fds : UVFIO_MAX_FDS_LIMIT;
+}
+
+bool uvfio_rx_partial(const struct uvfio_rx *rx)
+{
+    return rx->state != RX_BUFFERED || rx->tail > rx->head;
+}
+
+static void msg_init(struct uvfio_msg *m, const struct uvfio_wire_hdr *hdr)
+{
+    memset(m, 0, sizeof(*m));
+    m->hdr = *hdr;
+}
+
+static int next_discard(struct uvfio_rx *rx, struct uvfio_msg *out)
+{
+    size_t n = rx->tail - rx->head;
+
+    if (n > rx->skip)
+        n = rx->skip;
+    rx->head += n;
+    rx->base += n;
+    rx->skip -= n;
+    if (rx->skip)
+        return 0;
+    msg_init(out, &rx->hdr);
+    out->oversize = true;
+    /* The message is refused: whatever came with it is not the caller's. */
+    take_fds(rx, rx->start, out);
+    if (out->fds)
+        close_fds(out->fds, out->nfds);
+    free(out->fds);
+    out->fds = NULL;
+    out->nfds = 0;
+    rx->state = RX_BUFFERED;
+    return 1;
+}
+
+static int next_large(struct uvfio_rx *rx, struct uvfio_msg *out)
+{
+    if (rx->got < rx->hdr.size - UVFIO_HDR_SIZE)
+        return 0;
+    msg_init(out, &rx->hdr);
+    out->payload = rx->payload;
+    out->len = rx->got;
+    rx->payload = NULL;
+    take_fds(rx, rx->start, out);
+    rx->state = RX_BUFFERED;
+    return 1;
+}
+
+static int start_discard(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h,
+                         struct uvfio_msg *out)
+{
+    rx->hdr = *h;
+    rx->start = rx->base;
+    rx->end = rx->base + h->size;
+    rx->skip = h->size - UVFIO_HDR_SIZE;
+    rx->head += UVFIO_HDR_SIZE;
+    rx->base += UVFIO_HDR_SIZE;
+    rx->state = RX_DISCARD;
+    return next_discard(rx, out);
+}
+
+/* Move what is buffered of a big message into its own allocation. */
+static int start_large(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h)
+{
+    size_t have = rx->tail - rx->head - UVFIO_HDR_SIZE;
+
+    rx->payload = malloc(h->size - UVFIO_HDR_SIZE);
+    if (!rx->payload)
+        return -ENOMEM;
+    memcpy(rx->payload, rx->buf + rx->head + UVFIO_HDR_SIZE, have);
+    rx->got = have;
+    rx->hdr = *h;
+    rx->start = rx->base;
+    rx->end = rx->base + h->size;
+    rx->head = rx->tail = 0;
+    rx->base = rx->end;
+    rx->state = RX_LARGE;
+    return 0;
+}
+
+static int deliver_buffered(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h,
+                            struct uvfio_msg *out)
+{
+    size_t len = h->size - UVFIO_HDR_SIZE;
+
+    msg_init(out, h);
+    if (len) {
+        out->payload = malloc(len);
+        if (!out->payload)
+            return -ENOMEM;
+        memcpy(out->payload, rx->buf + rx->head + UVFIO_HDR_SIZE, len);
+        out->len = len;
+    }
+    take_fds(rx, rx->base, out);
+    rx->head += h->size;
+    rx->base += h->size;
+    return 1;
+}
+
+static int next_buffered(struct uvfio_rx *rx, struct uvfio_msg *out)
+{
+    size_t avail = rx->tail - rx->head;
+    struct uvfio_wire_hdr h;
+    int r;
+
+    if (avail < sizeof(h))
+        return 0;
+    memcpy(&h, rx->buf + rx->head, sizeof(h));
+    r = uvfio_wire_check_hdr(&h, rx->max_size);
+    if (r == -E2BIG && h.size <= rx->discard_limit)
+        return start_discard(rx, &h, out);
+    if (r < 0)
+        return -EPROTO;
+    if (h.size <= avail)
+        return deliver_buffered(rx, &h, out);
+    if (h.size > RX_BUF_SIZE)
+        return start_large(rx, &h);
+    return 0;
+}
+
+/* 1 with a message, 0 when more bytes are needed, or -errno. */
+static int rx_next(struct uvfio_rx *rx, struct uvfio_msg *out)
+{
+    switch (rx->state) {
+    case RX_LARGE:
+        return next_large(rx, out);
+    case RX_DISCARD:
+        return next_discard(rx, out);
+    default:
+        return next_buffered(rx, out);
+    }
+}
+
+/* Bytes the current message still lacks (exact mode reads no more). */
+static size_t still_needed(const struct uvfio_rx *rx)
+{
+    struct uvfio_wire_hdr h;
+    size_t avail = rx->tail - rx->head;
+
+    if (rx->state == RX_DISCARD)
+        return rx->skip < RX_BUF_SIZE ? rx->skip : RX_BUF_SIZE;
+    if (avail < sizeof(h))
+        return sizeof(h) - avail;
+    memcpy(&h, rx->buf + rx->head, sizeof(h));
+    return h.size - avail;
+}
+
+static size_t rx_iov(struct uvfio_rx *rx, struct iovec *iov, int *niov)
+{
+    size_t room;
+
+    *niov = 0;
+    if (rx->state == RX_LARGE) {
+        iov[0].iov_base = rx->payload + rx->got;
+        iov[0].iov_len = rx->hdr.size - UVFIO_HDR_SIZE - rx->got;
+        *niov = 1;
+        if (rx->exact)
+            return iov[0].iov_len;
+    } else if (rx->head == rx->tail) {
+        rx->head = rx->tail = 0;
+    } else if (rx->head) {
+        memmove(rx->buf, rx->buf + rx->head, rx->tail - rx->head);
+        rx->tail -= rx->head;
+        rx->head = 0;
+    }
+    room = RX_BUF_SIZE - rx->tail;
+    if (rx->exact && still_needed(rx) < room)
+        room = still_needed(rx);
+    iov[*niov].iov_base = rx->buf + rx->tail;
+    iov[*niov].iov_len = room;
+    (*niov)++;
+    return *niov == 2 ? iov[0].iov_len + room : room;
+}
+
+static void rx_account(struct uvfio_rx *rx, size_t n)
+{
+    size_t k;
+
+    rx->pos += n;
+    if (rx->state == RX_LARGE) {
+        k = rx->hdr.size - UVFIO_HDR_SIZE - rx->got;
+        k = n < k ? n : k;
+        rx->got += k;
+        n -= k;
+    }
+    rx->tail += n;
+}
+
+/* One recvmsg: 1 when bytes came, 0 on EAGAIN, -errno at the end. */
+static int rx_fill(struct uvfio_rx *rx, int sock)
+{
+    struct iovec iov[2];
+    struct msghdr mh = { .msg_iov = iov };
+    size_t want;
+    ssize_t n;
+    int niov;
+
+    want = rx_iov(rx, iov, &niov);
+    mh.msg_iovlen = (size_t)niov;
+    if (rx->max_fds) {
+        mh.msg_control = rx->cmsg.bytes;
+        mh.msg_controllen = CMSG_SPACE(rx->max_fds * sizeof(int));
+    }
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    if (n == 0) {
+        int fds[UVFIO_MAX_FDS_LIMIT];
+
+        /* Stream sockets send no fds without bytes; never leak anyway. */
+        close_fds(fds, gather_fds(&mh, fds));
+        return -ECONNRESET;
+    }
+    rx_account(rx, (size_t)n);
+    rx->drained = rx->nonblock && (size_t)n < want;
+    return collect_fds(rx, &mh) < 0 ? -ENOMEM : 1;
+}
+
+static void rx_check_mode(struct uvfio_rx *rx, int sock)
+{
+    int fl;
+
+    if (rx->sock == sock)
+        return;
+    fl = fcntl(sock, F_GETFL);
+    rx->sock = sock;
+    rx->nonblock = !rx->exact && fl >= 0 && (fl & O_NONBLOCK);
+}
+
+int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
+{
+    int r;
+
+    if (rx->err)
+        return rx->err;
+    rx_check_mode(rx, sock);
+    for (;;) {
+        r = rx_next(rx, out);
+        if (r != 0)
+            break;
+        if (rx->drained) {
+            rx->drained = false;
+            return 0;
+        }
+        r = rx_fill(rx, sock);
+        if (r <= 0)
+            break;
+    }
+    if (r < 0)
+        rx->err = r;
+    return r;
+}
+
+static int wait_fd(int fd, short events)
+{
+    struct pollfd p = { .fd = fd, .events = events };
+    int fl = fcntl(fd, F_GETFL);
+
+    /* EAGAIN on a blocking socket is SO_RCVTIMEO/SO_SNDTIMEO expiring:
+     * the caller asked for that, so report it instead of waiting on. */
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK))
+        return -EAGAIN;
+    while (poll(&p, 1, -1) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+int uvfio_msg_recv(int sock, struct uvfio_msg *out, size_t max_size,
+                   unsigned max_fds)
+{
+    struct uvfio_rx *rx;
+    int r;
+
+    /* Exact reads keep the stream in step even for an oversize message,
+     * so any well-formed size can be skipped. */
+    rx = uvfio_rx_new(max_size, UINT32_MAX, max_fds);
+    if (!rx)
+        return -errno;
+    rx->exact = true;
+    memset(out, 0, sizeof(*out));
+    while ((r = uvfio_rx_read(rx, sock, out)) == 0) {
+        r = wait_fd(sock, POLLIN);
+        if (r < 0)
+            break;
+    }
+    uvfio_rx_free(rx);
+    if (r == 1 && out->oversize)
+        return -E2BIG;
+    return r == 1 ? 0 : r;
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+static void attach_fds(struct msghdr *mh, union fd_cmsg *c, const int *fds,
+                       size_t nfds)
+{
+    struct cmsghdr *h;
+
+    if (!nfds)
+        return;
+    memset(c->bytes, 0, CMSG_SPACE(nfds * sizeof(int)));
+    mh->msg_control = c->bytes;
+    mh->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    h = CMSG_FIRSTHDR(mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(h), fds, nfds * sizeof(int));
+}
+
+/* Drop `n` sent bytes from the front of an iovec array. */
+static void iov_advance(struct iovec **iov, int *cnt, size_t n)
+{
+    while (*cnt && n >= (*iov)->iov_len) {
+        n -= (*iov)->iov_len;
+        (*iov)++;
+        (*cnt)--;
+    }
+    if (*cnt) {
+        (*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+        (*iov)->iov_len -= n;
+    }
+}
+
+static int send_all(int sock, struct iovec *iov, int cnt, const int *fds,
+                    size_t nfds)
+{
+    union fd_cmsg c;
+    struct msghdr mh;
+    ssize_t n;
+    int r;
+
+    while (cnt) {
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)cnt;
+        attach_fds(&mh, &c, fds, nfds);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                return -errno;
+            r = wait_fd(sock, POLLOUT);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        nfds = 0;   /* they went with the first byte */
+        iov_advance(&iov, &cnt, (size_t)n);
+    }
+    return 0;
+}
+
+/* hdr->size from the pieces; -EMSGSIZE past the 32-bit size field. */
+static int msg_size(struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                    int iovcnt, size_t nfds)
+{
+    uint64_t total = UVFIO_HDR_SIZE;
+    int i;
+
+    if (iovcnt < 0 || iovcnt >= IOV_MAX || (iovcnt && !iov) ||
+        nfds > UVFIO_MAX_FDS_LIMIT)
+        return -EINVAL;
+    for (i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > UINT32_MAX - total)
+            return -EMSGSIZE;
+        total += iov[i].iov_len;
+    }
+    hdr->size = (uint32_t)total;
+    return 0;
+}
+
+int uvfio_msg_send(int sock, struct uvfio_wire_hdr *hdr,
+                   const struct iovec *iov, int iovcnt,
+                   const int *fds, size_t nfds)
+{
+    struct iovec stack[STACK_IOV], *vec = stack;
+    int r;
+
+    r = msg_size(hdr, iov, iovcnt, nfds);
+    if (r < 0)
+        return r;
+    if (iovcnt + 1 > STACK_IOV) {
+        vec = malloc((size_t)(iovcnt + 1) * sizeof(*vec));
+        if (!vec)
+            return -ENOMEM;
+    }
+    vec[0].iov_base = hdr;
+    vec[0].iov_len = UVFIO_HDR_SIZE;
+    if (iovcnt)
+        memcpy(vec + 1, iov, (size_t)iovcnt * sizeof(*vec));
+    r = send_all(sock, vec, iovcnt + 1, fds, nfds);
+    if (vec != stack)
+        free(vec);
+    return r;
+}
+
+int uvfio_msg_send_error(int sock, const struct uvfio_wire_hdr *req, int err)
+{
+    struct uvfio_wire_hdr h = {
+        .msg_id = req->msg_id,
+        .cmd = req->cmd,
+        .flags = UVFIO_HDR_TYPE_REPLY | UVFIO_HDR_ERROR,
+        .error = (uint32_t)(err < 0 ? -err : err),
+    };
+
+    return uvfio_msg_send(sock, &h, NULL, 0, NULL, 0);
+}
+
+/* ---- output queue -------------------------------------------------------- */
+
+struct txq_msg {
+    struct txq_msg *next;
+    size_t len;
+    size_t off;             /* bytes already sent */
+    int *fds;               /* our dups, closed once the first byte left */
+    size_t nfds;
+    uint8_t data[];         /* header + payload */
+};
+
+struct uvfio_txq {
+    struct txq_msg *head, **tailp;
+    size_t bytes;           /* unsent */
+    size_t max_bytes;
+};
+
+struct uvfio_txq *uvfio_txq_new(size_t max_bytes)
+{
+    struct uvfio_txq *q = calloc(1, sizeof(*q));
+
+    if (!q)
+        return NULL;
+    q->tailp = &q->head;
+    q->max_bytes = max_bytes;
+    return q;
+}
+
+static void txq_msg_free(struct txq_msg *m)
+{
+    if (m->fds)
+        close_fds(m->fds, m->nfds);
+    free(m->fds);
+    free(m);
+}
+
+void uvfio_txq_free(struct uvfio_txq *q)
+{
+    struct txq_msg *m;
+
+    if (!q)
+        return;
+    while ((m = q->head)) {
+        q->head = m->next;
+        txq_msg_free(m);
+    }
+    free(q);
+}
+
+size_t uvfio_txq_pending(const struct uvfio_txq *q)
+{
+    return q->bytes;
+}
+
+static int dup_fds(struct txq_msg *m, const int *fds, size_t nfds)
+{
+    if (!nfds)
+        return 0;
+    m->fds = malloc(nfds * sizeof(int));
+    if (!m->fds)
+        return -ENOMEM;
+    for (m->nfds = 0; m->nfds < nfds; m->nfds++) {
+        m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 0);
+        if (m->fds[m->nfds] < 0)
+            return -errno;
+    }
+    return 0;
+}
+
+int uvfio_txq_push(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                   const struct iovec *iov, int iovcnt,
+                   const int *fds, size_t nfds)
+{
+    struct txq_msg *m;
+    uint8_t *p;
+    int i, r;
+
+    r = msg_size(hdr, iov, iovcnt, nfds);
+    if (r < 0)
+        return r;
+    if (hdr->size > q->max_bytes - q->bytes)
+        return -ENOBUFS;
+    m = calloc(1, sizeof(*m) + hdr->size);
+    if (!m)
+        return -ENOMEM;
+    r = dup_fds(m, fds, nfds);
+    if (r < 0) {
+        txq_msg_free(m);
+        return r;
+    }
+    m->len = hdr->size;
+    memcpy(m->data, hdr, UVFIO_HDR_SIZE);
+    for (p = m->data + UVFIO_HDR_SIZE, i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len)
+            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    *q->tailp = m;
+    q->tailp = &m->next;
+    q->bytes += m->len;
+    return 0;
+}
+
+/*
+ * The iovec for the next sendmsg.  A message whose fds have not gone yet is
+ * sent on its own so the receiver can tell whose fds they are; fd-less
+ * messages are batched.
+ */
+static int txq_iov(struct uvfio_txq *q, struct iovec *iov)
+{
+    struct txq_msg *m = q->head;
+    int n = 0;
+
+    do {
+        iov[n].iov_base = m->data + m->off;
+        iov[n].iov_len = m->len - m->off;
+        n++;
+        if (m->nfds)
+            break;
+        m = m->next;
+    } while (m && !m->nfds && n < TXQ_BATCH_IOV);
+    return n;
+}
+
+static void txq_consume(struct uvfio_txq *q, size_t n)
+{
+    struct txq_msg *m = q->head;
+
+    if (m->nfds) {
+        close_fds(m->fds, m->nfds);
+        m->nfds = 0;
+    }
+    q->bytes -= n;
+    while (n) {
+        m = q->head;
+        if (n < m->len - m->off) {
+            m->off += n;
+            return;
+        }
+        n -= m->len - m->off;
+        q->head = m->next;
+        if (!q->head)
+            q->tailp = &q->head;
+        txq_msg_free(m);
+    }
+}
+
+int uvfio_txq_flush(struct uvfio_txq *q, int sock)
+{
+    struct iovec iov[TXQ_BATCH_IOV];
+    union fd_cmsg c;
+    struct msghdr mh;
+    ssize_t n;
+
+    while (q->head) {
+        memset(&mh, 0, sizeof(mh));
+        mh.msg_iov = iov;
+        mh.msg_iovlen = (size_t)txq_iov(q, iov);
+        attach_fds(&mh, &c, q->head->fds, q->head->nfds);
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return -EAGAIN;
+            return -errno;
+        }
+        txq_consume(q, (size_t)n);
+    }
+    return 0;
+}
