@@ -37,4 +37,13 @@ const struct uvfio_core_client *uvfio_device_client(const struct uvfio_device *d
  * keep the client's eventfds, as a function reset does. */
 void uvfio_irq_reset_state(struct uvfio_device *dev);
 
+/*
+ * The host wants the device back (the server is removing it while a client
+ * is attached): the driver's request op, or by default a signal on the
+ * client's REQ eventfd (PCI IRQ index 4), repeated by the caller with a
+ * growing count.  (Added by the device core: the kernel's vfio_device
+ * request path had no internal entry point in these headers.)
+ */
+void uvfio_device_request(struct uvfio_device *dev, unsigned int count);
+
 #endif /* UVFIO_CORE_INTERNAL_H */
