@@ -45,7 +45,10 @@ struct uvfio_core_client {
 int uvfio_core_attach(struct uvfio_device *dev,
                       const struct uvfio_core_client *cl);
 /* The client went away: end migration streams, drop DMA maps (driver's
- * dma_unmap called) and IRQ eventfds, close_device.  Device state is kept. */
+ * dma_unmap called) and IRQ eventfds, close_device.  Device state is kept.
+ * (Added by the device core:) returns only once no thread is inside the
+ * client's dma_rw, so the server must fail pending DMA requests first and
+ * must not call this from inside dma_rw. */
 void uvfio_core_detach(struct uvfio_device *dev);
 
 /* Driver-watched fds (uvfio_device_watch_fd) are multiplexed on one epoll

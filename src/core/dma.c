@@ -461,11 +461,10 @@ static int dma_seg_write(struct uvfio_device *dev,
     return 0;
 }
 
+/* For a non-empty access (len > 0). */
 static int dma_check_access(struct uvfio_device *dev, uint64_t iova,
-                            const void *buf, size_t len)
+                            size_t len)
 {
-    if (!dev || !buf)
-        return -EINVAL;
     if (len - 1 > UINT64_MAX - iova)
         return -EFAULT;
     /* A function with bus mastering off issues no DMA at all. */
@@ -517,9 +516,11 @@ int uvfio_dma_read(struct uvfio_device *dev, uint64_t iova, void *buf,
 {
     int r;
 
+    if (!dev || (!buf && len))
+        return -EINVAL;
     if (!len)
-        return dev ? 0 : -EINVAL;
-    r = dma_check_access(dev, iova, buf, len);
+        return 0;
+    r = dma_check_access(dev, iova, len);
     return r < 0 ? r : dma_access(dev, iova, buf, len, false);
 }
 
@@ -528,9 +529,11 @@ int uvfio_dma_write(struct uvfio_device *dev, uint64_t iova, const void *buf,
 {
     int r;
 
+    if (!dev || (!buf && len))
+        return -EINVAL;
     if (!len)
-        return dev ? 0 : -EINVAL;
-    r = dma_check_access(dev, iova, buf, len);
+        return 0;
+    r = dma_check_access(dev, iova, len);
     return r < 0 ? r : dma_access(dev, iova, (void *)buf, len, true);
 }
 
@@ -547,9 +550,9 @@ int uvfio_dma_pin(struct uvfio_device *dev, uint64_t iova, size_t len,
     if (!pin)
         return -EINVAL;
     memset(pin, 0, sizeof(*pin));
-    if (!len)
+    if (!dev || !len)
         return -EINVAL;
-    r = dma_check_access(dev, iova, pin, len);
+    r = dma_check_access(dev, iova, len);
     if (r < 0)
         return r;
     t = &dev->dma;

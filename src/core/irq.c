@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "device_priv.h"
@@ -77,19 +78,26 @@ static void irq_signal(int fd)
         uvfio_debug("irq eventfd %d: write failed", fd);
 }
 
-/* The kernel takes only eventfds here; anything else (a pipe that can
- * fill up, a socket) could make irq_signal misbehave. */
+/*
+ * The kernel takes only eventfds here; anything else (a pipe that can
+ * fill up, a socket) could make irq_signal misbehave.  Without /proc,
+ * settle for an anonymous inode (no file type bits): that still keeps out
+ * pipes, sockets and files, and the other anonymous kinds refuse writes.
+ */
 static bool fd_is_eventfd(int fd)
 {
     char path[32], target[32];
+    struct stat st;
     ssize_t n;
 
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0)
-        return false;
-    target[n] = '\0';
-    return strcmp(target, "anon_inode:[eventfd]") == 0;
+    if (n >= 0) {
+        target[n] = '\0';
+        return strcmp(target, "anon_inode:[eventfd]") == 0;
+    }
+    return errno == ENOENT && fstat(fd, &st) == 0 &&
+           (st.st_mode & S_IFMT) == 0;
 }
 
 /* Each fd an eventfd, or -1 (de-assign that vector). */
@@ -361,6 +369,13 @@ int uvfio_core_get_irq_info(struct uvfio_device *dev,
     info.flags = dev->irqs[req->index].flags;
     info.count = dev->irqs[req->index].count;
     pthread_mutex_unlock(&dev->irq_lock);
+    /*
+     * vfio-pci knows ERR only on PCIe functions and refuses the index
+     * elsewhere; QEMU reads "count 0" as failed error recovery and warns
+     * on every start (tests/qemu/INTEROP.md).
+     */
+    if (dev->cfg.pci && req->index == UVFIO_PCI_ERR_IRQ_INDEX && !info.count)
+        return -EINVAL;
     return uvfio_buf_append(rep, &info, sizeof(info));
 }
 

@@ -203,6 +203,24 @@ static void test_get_irq_info(void **state)
     assert_int_equal(info.count, 0);
 }
 
+/* A conventional PCI function has no ERR index at all, as in vfio-pci; an
+ * undeclared INTx (no pin) is only "0 vectors". */
+static void test_get_irq_info_err_needs_pcie(void **state)
+{
+    struct uvfio_wire_irq_info info;
+    struct fake g = { 0 };
+    struct uvfio_device *d = fake_create(&g, NULL, true, 9, 5, NULL);
+
+    (void)state;
+    assert_int_equal(irq_info(d, 16, ERR, &info), -EINVAL);
+    assert_int_equal(irq_info(d, 16, INTX, &info), 0);
+    assert_int_equal(info.count, 0);
+    declare(d, ERR, 1, 0);
+    assert_int_equal(irq_info(d, 16, ERR, &info), 0);
+    assert_int_equal(info.count, 1);
+    uvfio_device_destroy(d);
+}
+
 /* ---- SET_IRQS header validation (semantics 4.2) ------------------------ */
 
 static void test_set_irqs_header_einval(void **state)
@@ -679,6 +697,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_set_irq_validation),
         T(test_get_irq_info),
+        cmocka_unit_test(test_get_irq_info_err_needs_pcie),
         T(test_set_irqs_header_einval),
         T(test_set_irqs_action_enotty),
         T(test_generic_triggers),
