@@ -9,6 +9,7 @@
  * reset leaves ERROR.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,11 @@ struct rec {
     int resets, aborts, driver_resets;
     bool reset_inside_arc;  /* the next arc resets its own device */
     bool set_error_in_read;
+    /* Cross-thread: the arc with this index waits for `go`. */
+    int block_at;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool in_block, go;
 };
 
 
@@ -49,6 +55,14 @@ static int rec_arc(struct uvfio_device *dev, enum uvfio_mig_state from,
     r->from[i] = from;
     r->to[i] = to;
     r->n++;
+    if (i == r->block_at) {
+        pthread_mutex_lock(&r->mu);
+        r->in_block = true;
+        pthread_cond_broadcast(&r->cv);
+        while (!r->go)
+            pthread_cond_wait(&r->cv, &r->mu);
+        pthread_mutex_unlock(&r->mu);
+    }
     if (r->reset_inside_arc) {
         r->reset_inside_arc = false;
         assert_int_equal(uvfio_core_reset(dev), 0);
@@ -147,6 +161,7 @@ static struct uvfio_device *rec_create(struct rec *r, uint64_t flags)
 
     memset(r, 0, sizeof(*r));
     r->fail_at = -1;
+    r->block_at = -1;
     assert_int_equal(uvfio_device_create(&cfg, &dev), 0);
     return dev;
 }
@@ -398,6 +413,67 @@ static void test_reset_from_inside_arc(void **state)
     uvfio_device_destroy(dev);
 }
 
+struct setter {
+    struct uvfio_device *dev;
+    uint32_t target;
+    int ret;
+};
+
+static void *set_thread(void *arg)
+{
+    struct setter *s = arg;
+
+    s->ret = mt_set_state(s->dev, s->target);
+    return NULL;
+}
+
+/* A reset from another thread while a walk is in an arc does not wait for
+ * the walk (the kernel's deferred reset): the walk finishes its arcs, then
+ * the reset lands, and the device ends in RUNNING with its stream ended. */
+static void test_reset_from_other_thread_is_deferred(void **state)
+{
+    struct rec r;
+    struct uvfio_device *dev = rec_create(&r, UVFIO_MIGRATION_STOP_COPY |
+                                              UVFIO_MIGRATION_P2P);
+    struct setter s = { dev, UVFIO_MIG_STATE_STOP_COPY, 1 };
+    pthread_t th;
+
+    (void)state;
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    r.block_at = 1;                     /* RUNNING_P2P -> STOP */
+    assert_int_equal(pthread_create(&th, NULL, set_thread, &s), 0);
+    pthread_mutex_lock(&r.mu);
+    while (!r.in_block)
+        pthread_cond_wait(&r.cv, &r.mu);
+    pthread_mutex_unlock(&r.mu);
+
+    /* The walk holds the state lock inside an arc: the reset is queued. */
+    assert_int_equal(uvfio_core_reset(dev), 0);
+    assert_int_equal(r.resets, 0);
+    assert_int_equal(uvfio_mig_state(dev), UVFIO_MIG_STATE_RUNNING_P2P);
+
+    pthread_mutex_lock(&r.mu);
+    r.go = true;
+    pthread_cond_broadcast(&r.cv);
+    pthread_mutex_unlock(&r.mu);
+    assert_int_equal(pthread_join(th, NULL), 0);
+
+    assert_int_equal(s.ret, 0);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.resets, 1);
+    assert_int_equal(r.aborts, 1);
+    assert_int_equal(mt_get_state(dev), UVFIO_MIG_STATE_RUNNING);
+    {
+        uint8_t b;
+
+        assert_int_equal(mt_read(dev, &b, 1), -ENODEV);
+    }
+    uvfio_device_destroy(dev);
+    pthread_cond_destroy(&r.cv);
+    pthread_mutex_destroy(&r.mu);
+}
+
 /* Reset: RUNNING from anywhere, with the driver's migration reset op. */
 static void test_reset_from_every_state(void **state)
 {
@@ -496,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_positive_return_is_error),
         cmocka_unit_test(test_set_error_outside_arc_ignored),
         cmocka_unit_test(test_reset_from_inside_arc),
+        cmocka_unit_test(test_reset_from_other_thread_is_deferred),
         cmocka_unit_test(test_reset_from_every_state),
         cmocka_unit_test(test_declaration_checked),
         cmocka_unit_test(test_same_state_is_noop),
