@@ -13,8 +13,8 @@
  * precopy bookkeeping.  All callbacks run with the device's migration lock
  * held, on the server's dispatch thread.
  *
- * VMM side.  the uvfio_client_mig_ calls drive a device's migration over a client
- * connection (uvfio/client.h).
+ * VMM side.  The uvfio_client_mig_ calls drive a device's migration over
+ * a client connection (uvfio/client.h).
  *
  * Errors are negative errno values throughout.
  */

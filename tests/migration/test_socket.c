@@ -294,7 +294,8 @@ static void test_errors_keep_serving(void **state)
     (void)state;
     rig_start(&r, 1, 5000, SC | P2P | PRE);
     c = rig_connect(&r, 0, true, XFER);
-    assert_int_equal(uvfio_client_mig_set_state(c, (enum uvfio_mig_state)8), -EINVAL);
+    assert_int_equal(uvfio_client_mig_set_state(c, (enum uvfio_mig_state)8),
+                     -EINVAL);
     assert_int_equal(uvfio_client_mig_set_state(c, UVFIO_MIG_STATE_ERROR),
                      -EINVAL);
     assert_int_equal(uvfio_client_mig_read(c, buf, 1), -EINVAL);
