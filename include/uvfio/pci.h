@@ -121,8 +121,11 @@ UVFIO_API uint32_t uvfio_pci_config_read(const struct uvfio_pci *pci,
 /*
  * Migration: the complete emulated state (config space contents, MSI-X
  * table and PBA, INTx level) as an opaque, versioned, self-checking blob.
- * save: returns the size written, or -ENOSPC with *len set to the size
- * needed.  load: -EINVAL on a blob that does not match this model's layout.
+ * save: returns the size written, or -ENOSPC when len is smaller than
+ * uvfio_pci_state_size() (the size needed; `len` is passed by value, so
+ * it cannot be reported through it - contract comment corrected by the
+ * PCI model).  load: -EINVAL on a blob that does not match this model's
+ * layout.
  */
 UVFIO_API ssize_t uvfio_pci_save_state(const struct uvfio_pci *pci, void *buf,
                                        size_t len);
