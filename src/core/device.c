@@ -247,9 +247,11 @@ int uvfio_device_reset_locked(struct uvfio_device *dev)
         if (r < 0)
             return r;
     }
+    /* IRQ state first: the PCI model's reset re-derives the INTx level from
+     * the driver's line and must not have it wiped afterwards. */
+    uvfio_irq_reset_state(dev);
     if (dev->pci)
         uvfio_pci_reset(dev->pci);
-    uvfio_irq_reset_state(dev);
     uvfio_mig_on_reset(dev);
     return 0;
 }
