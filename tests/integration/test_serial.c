@@ -388,11 +388,12 @@ static void expect_output(const char *what, size_t from, const char *bytes,
     size_t got;
     char *s = file_wait(out_path, from + len, 5000 * wait_scale, &got);
 
-    assert_non_null(s);
-    if (got != from + len)
-        fail_msg("%s: chardev file has %zu bytes, want %zu", what, got, from + len);
-    assert_memory_equal(s + from, bytes, len);
+    bool same = s && got == from + len && !memcmp(s + from, bytes, len);
+
     free(s);
+    if (!same)
+        fail_msg("%s: chardev file has %zu bytes, want %zu (or other bytes)",
+                 what, got, from + len);
 }
 
 static void test_uart_output_in_order(void **state)
