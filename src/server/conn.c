@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+/*
+ * server/conn.c - one client connection.
+ *
+ * Input is read with proto's incremental receiver, so a client that sends
+ * half a message costs only its buffer; at most SRV_CONN_BUDGET messages
+ * are handled before the loop turns to other devices, and what is left
+ * waits behind the wake eventfd.  Output goes through a bounded queue that
+ * drains on EPOLLOUT; a client that lets it fill up is not reading its
+ * replies and is dropped.
+ *
+ * A connection ends on EOF, on a malformed stream, on a full queue, or
+ * when told to by the owner; whoever notices first records why in `dead`
+ * (any thread), and the dispatch thread tears it down once nothing of it
+ * is on the stack: the client's DMA maps and IRQ eventfds go (the core's
+ * detach), the device keeps its state, and its socket accepts again.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server_priv.h"
+#include "util/log.h"
+
+static const char *conn_name(const struct srv_conn *c)
+{
+    return uvfio_device_name(c->sd->dev);
+}
+
+static size_t msg_size_for(uint64_t max_xfer)
+{
+    if (max_xfer < SRV_MIN_MSG_SIZE)
+        max_xfer = SRV_MIN_MSG_SIZE;
+    return (size_t)max_xfer + SRV_MSG_OVERHEAD;
+}
+
+void conn_set_limits(struct srv_conn *c, uint64_t max_xfer)
+{
+    size_t size = msg_size_for(max_xfer);
+
+    uvfio_rx_set_limits(c->rx, size, c->srv->opts.max_msg_fds);
+    if (c->twin_rx)
+        uvfio_rx_set_limits(c->twin_rx, size, 0);
+}
+
+static int init_sync(struct srv_conn *c)
+{
+    pthread_condattr_t attr;
+    int r;
+
+    r = pthread_mutex_init(&c->lock, NULL);
+    if (r)
+        return -r;
+    /* Timeouts are measured on the monotonic clock: a wall-clock jump must
+     * not make a DMA wait forever or fail at once. */
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    r = pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    if (r) {
+        pthread_mutex_destroy(&c->lock);
+        return -r;
+    }
+    return 0;
+}
+
+static struct srv_conn *conn_alloc(struct srv_dev *sd, int fd)
+{
+    struct uvfio_server *srv = sd->srv;
+    size_t size = msg_size_for(srv->opts.max_data_xfer_size);
+    struct srv_conn *c = calloc(1, sizeof(*c));
+
+    if (!c)
+        return NULL;
+    if (init_sync(c) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->srv = srv;
+    c->sd = sd;
+    c->out.fd = fd;
+    c->twin.fd = -1;
+    c->deferred_tail = &c->deferred;
+    c->tag = (struct srv_tag){ SRV_TAG_CONN, c };
+    c->twin_tag = (struct srv_tag){ SRV_TAG_TWIN, c };
+    c->max_xfer = srv->opts.max_data_xfer_size;
+    c->client.ctx = c;
+    c->client.dma_rw = srv_dma_rw;
+    c->client.max_data_xfer = srv->opts.max_data_xfer_size;
+    c->client.max_dma_maps = srv->opts.max_dma_maps;
+    c->rx = uvfio_rx_new(size, SRV_DISCARD_LIMIT, srv->opts.max_msg_fds);
+    c->out.txq = uvfio_txq_new(srv->opts.max_queued_reply_bytes);
+    if (!c->rx || !c->out.txq) {
+        c->out.fd = -1;     /* stays the caller's */
+        conn_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int conn_new(struct srv_dev *sd, int fd)
+{
+    struct srv_conn *c = conn_alloc(sd, fd);
+    int r;
+
+    if (!c)
+        return -ENOMEM;
+    r = srv_epoll_add(sd->srv, fd, EPOLLIN, &c->tag);
+    if (r < 0) {
+        c->out.fd = -1;
+        conn_free(c);
+        return r;
+    }
+    sd->conn = c;
+    /* One client at a time: the next one waits in the listen backlog. */
+    srv_dev_listen(sd, false);
+    uvfio_info("server: %s: client connected", conn_name(c));
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static struct srv_tag *out_tag(struct srv_conn *c, struct srv_out *o)
+{
+    return o == &c->twin ? &c->twin_tag : &c->tag;
+}
+
+static void set_pollout(struct srv_conn *c, struct srv_out *o, bool on)
+{
+    if (o->pollout == on)
+        return;
+    if (srv_epoll_mod(c->srv, o->fd, EPOLLIN | (on ? EPOLLOUT : 0),
+                      out_tag(c, o)) == 0)
+        o->pollout = on;
+}
+
+int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
+{
+    int r;
+
+    if (c->dead)
+        return -ECONNRESET;
+    r = uvfio_txq_flush(o->txq, o->fd);
+    if (r == 0 || r == -EAGAIN) {
+        set_pollout(c, o, r == -EAGAIN);
+        return 0;
+    }
+    conn_fail_locked(c, -r, "cannot send to the client");
+    return r;
+}
+
+int conn_send_locked(struct srv_conn *c, struct srv_out *o,
+                     struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                     int iovcnt, const int *fds, size_t nfds)
+{
+    int r;
+
+    if (c->dead)
+        return -ECONNRESET;
+    r = uvfio_txq_push(o->txq, hdr, iov, iovcnt, fds, nfds);
+    if (r == -ENOBUFS) {
+        conn_fail_locked(c, ENOBUFS,
+                         "queued replies over the limit: client not reading");
+        return r;
+    }
+    if (r < 0) {
+        conn_fail_locked(c, -r, "cannot queue a message");
+        return r;
+    }
+    return conn_flush_locked(c, o);
+}
+
+void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                const void *payload, size_t len, const int *fds, size_t nfds)
+{
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = req->msg_id,
+        .cmd = req->cmd,
+        .flags = UVFIO_HDR_TYPE_REPLY,
+    };
+    struct iovec iov = { (void *)payload, len };
+
+    if (req->flags & UVFIO_HDR_NO_REPLY)
+        return;
+    pthread_mutex_lock(&c->lock);
+    conn_send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void conn_reply_error(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                      int err)
+{
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = req->msg_id,
+        .cmd = req->cmd,
+        .flags = UVFIO_HDR_TYPE_REPLY | UVFIO_HDR_ERROR,
+        .error = (uint32_t)err,
+    };
+
+    if (req->flags & UVFIO_HDR_NO_REPLY) {
+        /* Nobody will hear of it otherwise. */
+        uvfio_warn("server: %s: %s (no reply wanted) failed: %s",
+                   conn_name(c), uvfio_cmd_name(req->cmd),
+                   uvfio_strerror(err));
+        return;
+    }
+    uvfio_debug("server: %s: %s failed: %s", conn_name(c),
+                uvfio_cmd_name(req->cmd), uvfio_strerror(err));
+    pthread_mutex_lock(&c->lock);
+    conn_send_locked(c, &c->out, &hdr, NULL, 0, NULL, 0);
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* ---- ending ------------------------------------------------------------ */
+
+void conn_fail_locked(struct srv_conn *c, int err, const char *why)
+{
+    if (c->dead)
+        return;
+    c->dead = err ? err : ECONNRESET;
+    if (err == ECONNRESET)
+        uvfio_info("server: %s: %s", conn_name(c), why);
+    else
+        uvfio_warn("server: %s: dropping client: %s (%s)", conn_name(c),
+                   why, uvfio_strerror(err));
+    srv_dma_fail_all_locked(c, -ECONNRESET);
+    pthread_cond_broadcast(&c->cond);
+    /* Anyone blocked in poll() on these sockets - a DMA wait on the
+     * dispatch thread, the client - learns at once. */
+    shutdown(c->out.fd, SHUT_RDWR);
+    if (c->twin.fd >= 0)
+        shutdown(c->twin.fd, SHUT_RDWR);
+    /* The teardown runs on the dispatch thread; make it come round. */
+    srv_wake(c->srv);
+}
+
+void conn_fail(struct srv_conn *c, int err, const char *why)
+{
+    pthread_mutex_lock(&c->lock);
+    conn_fail_locked(c, err, why);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static bool conn_dead(struct srv_conn *c)
+{
+    int dead;
+
+    pthread_mutex_lock(&c->lock);
+    dead = c->dead;
+    pthread_mutex_unlock(&c->lock);
+    return dead != 0;
+}
+
+static void close_out(struct srv_conn *c, struct srv_out *o)
+{
+    if (o->fd < 0)
+        return;
+    srv_epoll_del(c->srv, o->fd);
+    close(o->fd);
+    o->fd = -1;
+}
+
+void conn_destroy(struct srv_conn *c)
+{
+    struct srv_dev *sd = c->sd;
+    struct uvfio_server *srv = c->srv;
+
+    /* Still on the stack: conn_process tears it down on the way out. */
+    if (c->closed || c->depth)
+        return;
+    c->closed = true;
+    conn_fail(c, ECONNRESET, "connection closed");
+    /* Before the core lets go of the device, every DMA waiter has been
+     * failed above, so a detach that waits for DMA in flight cannot hang. */
+    if (c->attached)
+        uvfio_core_detach(sd->dev);
+    c->attached = false;
+    pthread_mutex_lock(&c->lock);
+    while (c->users)
+        pthread_cond_wait(&c->cond, &c->lock);
+    close_out(c, &c->out);
+    close_out(c, &c->twin);
+    pthread_mutex_unlock(&c->lock);
+    sd->conn = NULL;
+    if (sd->listen_fd >= 0)
+        srv_dev_listen(sd, true);
+    else
+        uvfio_info("server: %s: its only client left; not served any more",
+                   uvfio_device_name(sd->dev));
+    if (srv->dispatch_depth) {
+        c->zombie_next = srv->zombies;
+        srv->zombies = c;
+    } else {
+        conn_free(c);
+    }
+}
+
+void conn_free(struct srv_conn *c)
+{
+    while (c->deferred) {
+        struct srv_deferred *d = c->deferred;
+
+        c->deferred = d->next;
+        uvfio_msg_free(&d->msg);
+        free(d);
+    }
+    if (c->out.fd >= 0)
+        close(c->out.fd);
+    if (c->twin.fd >= 0)
+        close(c->twin.fd);
+    uvfio_rx_free(c->rx);
+    uvfio_rx_free(c->twin_rx);
+    uvfio_txq_free(c->out.txq);
+    uvfio_txq_free(c->twin.txq);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+/* ---- input ------------------------------------------------------------- */
+
+int conn_defer(struct srv_conn *c, struct uvfio_msg *m)
+{
+    struct srv_deferred *d;
+
+    if (c->deferred_msgs >= SRV_DEFER_MAX_MSGS ||
+        m->len > c->srv->opts.max_queued_reply_bytes - c->deferred_bytes) {
+        uvfio_msg_free(m);
+        return -ENOBUFS;
+    }
+    d = calloc(1, sizeof(*d));
+    if (!d) {
+        uvfio_msg_free(m);
+        return -ENOMEM;
+    }
+    d->msg = *m;
+    memset(m, 0, sizeof(*m));
+    *c->deferred_tail = d;
+    c->deferred_tail = &d->next;
+    c->deferred_msgs++;
+    c->deferred_bytes += d->msg.len;
+    return 0;
+}
+
+static bool undefer(struct srv_conn *c, struct uvfio_msg *m)
+{
+    struct srv_deferred *d = c->deferred;
+
+    if (!d)
+        return false;
+    c->deferred = d->next;
+    if (!c->deferred)
+        c->deferred_tail = &c->deferred;
+    c->deferred_msgs--;
+    c->deferred_bytes -= d->msg.len;
+    *m = d->msg;
+    free(d);
+    return true;
+}
+
+static const char *rx_error(int r)
+{
+    if (r == -ECONNRESET)
+        return "client disconnected";
+    if (r == -EPROTO)
+        return "malformed message header";
+    return "receive failed";
+}
+
+/* The next message: one parked during a DMA wait first, then the socket.
+ * 1 with a message, 0 when there is none for now, -errno when done. */
+static int next_msg(struct srv_conn *c, struct uvfio_msg *m)
+{
+    if (undefer(c, m))
+        return 1;
+    return uvfio_rx_read(c->rx, c->out.fd, m);
+}
+
+void conn_process(struct srv_conn *c)
+{
+    struct uvfio_msg m;
+    unsigned int n = 0;
+    int r = 0;
+
+    if (c->closed)
+        return;
+    if (c->depth) {
+        /* Already on the stack (a nested dispatch): come back later. */
+        c->ready = true;
+        srv_wake(c->srv);
+        return;
+    }
+    if (c->twin_ready)
+        conn_read_twin(c);
+    c->depth++;
+    c->ready = false;
+    for (n = 0; n < SRV_CONN_BUDGET && !conn_dead(c); n++) {
+        memset(&m, 0, sizeof(m));
+        r = next_msg(c, &m);
+        if (r <= 0)
+            break;
+        srv_dispatch_msg(c, &m);
+        uvfio_msg_free(&m);
+    }
+    c->depth--;
+    if (r < 0)
+        conn_fail(c, -r, rx_error(r));
+    else if (n == SRV_CONN_BUDGET)
+        c->ready = true;        /* more may be buffered: share the loop */
+    if (conn_dead(c))
+        conn_destroy(c);
+    else if (c->ready || c->twin_ready)
+        srv_wake(c->srv);
+}
+
+/* The twin socket carries only the client's replies to DMA requests. */
+void conn_twin_message(struct srv_conn *c, struct uvfio_msg *m)
+{
+    struct uvfio_wire_hdr hdr = m->hdr;
+
+    if ((hdr.flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_REPLY) {
+        srv_dma_reply(c, m);
+        return;
+    }
+    if (hdr.flags & UVFIO_HDR_NO_REPLY)
+        return;
+    hdr.flags = UVFIO_HDR_TYPE_REPLY | UVFIO_HDR_ERROR;
+    hdr.error = EINVAL;
+    pthread_mutex_lock(&c->lock);
+    conn_send_locked(c, &c->twin, &hdr, NULL, 0, NULL, 0);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void conn_read_twin(struct srv_conn *c)
+{
+    struct uvfio_msg m;
+    unsigned int n;
+    int r;
+
+    c->twin_ready = false;
+    for (n = 0; n < SRV_CONN_BUDGET; n++) {
+        memset(&m, 0, sizeof(m));
+        r = uvfio_rx_read(c->twin_rx, c->twin.fd, &m);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            conn_fail(c, -r, r == -ECONNRESET ? "twin socket closed" :
+                      rx_error(r));
+            return;
+        }
+        conn_twin_message(c, &m);
+        uvfio_msg_free(&m);
+    }
+    /* More may sit in the receiver where epoll cannot see it. */
+    c->twin_ready = true;
+    srv_wake(c->srv);
+}
+
+void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events)
+{
+    if (c->closed)
+        return;
+    if (events & EPOLLOUT) {
+        pthread_mutex_lock(&c->lock);
+        conn_flush_locked(c, twin ? &c->twin : &c->out);
+        pthread_mutex_unlock(&c->lock);
+    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        if (twin)
+            c->twin_ready = true;
+        else
+            c->ready = true;
+    }
+    conn_process(c);
+}

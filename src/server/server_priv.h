@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/server_priv.h - the server's objects and how its files share them.
+ *
+ *   server.c    the public API: create/destroy, options, the epoll loop
+ *   devices.c   the devices served: add, remove, listening on and off
+ *   listen.c    listening sockets: path, mode 0600, --fd sockets
+ *   conn.c      one client connection: input, output queue, teardown
+ *   negotiate.c VERSION, the first message of every connection
+ *   dispatch.c  one client command: proto checks, core handler, reply
+ *   dmareq.c    server-initiated DMA_READ/DMA_WRITE (the core's dma_rw)
+ *
+ * Threads.  Everything runs on the thread that calls
+ * uvfio_server_dispatch() (the "dispatch thread"), except
+ * uvfio_server_stop() and message-path DMA, which any thread may start.
+ * What those two touch is guarded as follows: the stop and wake eventfds
+ * are written with write(2); a connection's output queues, its table of
+ * outstanding DMA requests and its `dead` state live under conn->lock.  A
+ * connection's input (rx, deferred commands) is the dispatch thread's
+ * alone.
+ *
+ * Lifetime.  A connection or device slot that goes away while a dispatch
+ * call is running is unlinked at once but freed only when the outermost
+ * dispatch returns, because an epoll event already fetched in the same
+ * batch may still point at it.
+ */
+#ifndef UVFIO_SERVER_SERVER_PRIV_H
+#define UVFIO_SERVER_SERVER_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uvfio/server.h>
+
+#include "core/core.h"
+#include "proto/transport.h"
+#include "proto/version.h"
+
+/* Defaults of struct uvfio_server_opts (server.h documents them). */
+#define SRV_DEFAULT_MAX_MSG_FDS     16u
+#define SRV_DEFAULT_QUEUE_SLACK     (1u << 20)
+/* Room on top of max_data_xfer_size for headers and fixed parts of a
+ * message, and the smallest message size a client may lower us to (a full
+ * REGION_WRITE_MULTI is 49 KiB whatever max_data_xfer_size says). */
+#define SRV_MSG_OVERHEAD            4096u
+#define SRV_MIN_MSG_SIZE            (64u << 10)
+/* A message announced larger than this is not skipped but ends the
+ * connection: nothing legitimate is that big. */
+#define SRV_DISCARD_LIMIT           (UVFIO_MAX_DATA_XFER_LIMIT + (1u << 20))
+/* Messages handled per connection before the loop looks at the others, so
+ * a flooding client cannot starve its neighbours. */
+#define SRV_CONN_BUDGET             32u
+/* How long a message-path DMA waits for the client's reply. */
+#define SRV_DMA_TIMEOUT_MS          10000
+/* Commands a client may pipeline while the server waits for a DMA reply. */
+#define SRV_DEFER_MAX_MSGS          1024u
+#define SRV_LISTEN_BACKLOG          16
+
+enum srv_tag_kind {
+    SRV_TAG_STOP,
+    SRV_TAG_WAKE,
+    SRV_TAG_LISTEN,
+    SRV_TAG_CORE_EVENT,
+    SRV_TAG_CONN,
+    SRV_TAG_TWIN,
+};
+
+/* What an epoll event points at. */
+struct srv_tag {
+    enum srv_tag_kind kind;
+    void *obj;
+};
+
+struct srv_conn;
+struct srv_dma_wait;
+
+/* A client command parked while a DMA reply was awaited. */
+struct srv_deferred {
+    struct srv_deferred *next;
+    struct uvfio_msg msg;
+};
+
+/* One output direction: a socket and its queue. */
+struct srv_out {
+    int fd;
+    struct uvfio_txq *txq;
+    bool pollout;           /* EPOLLOUT armed on fd */
+};
+
+/* One device the server serves. */
+struct srv_dev {
+    struct uvfio_server *srv;
+    struct uvfio_device *dev;
+    struct srv_dev *next;
+    int listen_fd;          /* -1: served over one connected fd */
+    char *path;             /* socket file we created, unlinked at the end */
+    uint64_t path_dev, path_ino;    /* ... and its identity */
+    bool listening;         /* listen_fd is in the epoll set */
+    int event_fd;           /* the core's watch fd, -1 if none */
+    struct srv_tag listen_tag;
+    struct srv_tag event_tag;
+    struct srv_conn *conn;  /* the client, NULL when none */
+    bool removed;           /* unlinked, waiting to be freed */
+};
+
+struct srv_conn {
+    struct uvfio_server *srv;
+    struct srv_dev *sd;
+    struct srv_conn *zombie_next;
+
+    /* Dispatch thread only. */
+    struct uvfio_rx *rx;
+    struct uvfio_rx *twin_rx;
+    struct srv_tag tag;
+    struct srv_tag twin_tag;
+    struct srv_deferred *deferred, **deferred_tail;
+    size_t deferred_msgs;
+    size_t deferred_bytes;
+    bool ready;             /* input may be buffered: process again */
+    bool twin_ready;        /* same for the twin socket */
+    bool negotiated;        /* VERSION done */
+    bool attached;          /* uvfio_core_attach succeeded */
+    bool write_multiple;
+    bool closed;            /* torn down: ignore stale events */
+    unsigned int depth;     /* nesting of conn_process on the stack */
+    struct uvfio_core_client client;
+
+    /* Under lock (any thread). */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    struct srv_out out;     /* the client socket */
+    struct srv_out twin;    /* twin socket for DMA requests, fd -1 if none */
+    int dead;               /* errno why the connection ended, 0 if alive */
+    unsigned int users;     /* threads inside dma_rw */
+    uint16_t next_dma_id;
+    bool qemu_dma_layout;   /* see dmareq.c */
+    uint64_t max_xfer;      /* negotiated max_data_xfer_size */
+    struct srv_dma_wait *waits;
+};
+
+struct uvfio_server {
+    struct uvfio_server_opts opts;  /* defaults resolved */
+    int epfd;
+    int stop_fd;
+    int wake_fd;
+    int reserve_fd;         /* spare fd given up to shed a connection on
+                               EMFILE, as libuv does */
+    struct srv_tag stop_tag, wake_tag;
+    struct srv_dev *devs;
+    struct srv_conn *zombies;
+    struct srv_dev *dead_devs;
+    unsigned int dispatch_depth;
+    bool stop_seen;
+    int dma_timeout_ms;
+};
+
+/* ---- server.c ---------------------------------------------------------- */
+int srv_epoll_add(struct uvfio_server *srv, int fd, uint32_t events,
+                  struct srv_tag *tag);
+int srv_epoll_mod(struct uvfio_server *srv, int fd, uint32_t events,
+                  struct srv_tag *tag);
+void srv_epoll_del(struct uvfio_server *srv, int fd);
+/* Ask the dispatch thread to look at its connections (any thread). */
+void srv_wake(struct uvfio_server *srv);
+/* Whether the caller is inside uvfio_server_dispatch(srv). */
+bool srv_on_dispatch_thread(const struct uvfio_server *srv);
+void srv_close_fd(int *fd);
+/* Test hook (not exported): shorten the DMA reply timeout. */
+void uvfio_server_set_dma_timeout(struct uvfio_server *srv, int ms);
+
+/* ---- devices.c --------------------------------------------------------- */
+/* Start or stop accepting on a device's listening socket. */
+int srv_dev_listen(struct srv_dev *sd, bool on);
+/* Disconnect, close, unlink, forget (freed now or after the dispatch). */
+void srv_dev_teardown(struct srv_dev *sd);
+void srv_dev_free(struct srv_dev *sd);
+
+/* ---- listen.c ---------------------------------------------------------- */
+int srv_listen_path(const char *path, int *fd_out, uint64_t *dev_out,
+                    uint64_t *ino_out);
+/* 1: listening socket, 0: connected stream socket, -errno otherwise. */
+int srv_classify_fd(int fd);
+/* Unlink the socket file if it is still the one we created. */
+void srv_unlink_path(const char *path, uint64_t dev, uint64_t ino);
+int srv_accept(struct uvfio_server *srv, int listen_fd);
+
+/* ---- conn.c ------------------------------------------------------------ */
+int conn_new(struct srv_dev *sd, int fd);
+void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events);
+/* Handle buffered and deferred input, then tear down if it ended. */
+void conn_process(struct srv_conn *c);
+/* Tear the connection down (dispatch thread, not from inside its own
+ * processing).  The device keeps its state and listens again. */
+void conn_destroy(struct srv_conn *c);
+void conn_free(struct srv_conn *c);
+/* End the connection for `err` (any thread; lock not held). */
+void conn_fail(struct srv_conn *c, int err, const char *why);
+void conn_fail_locked(struct srv_conn *c, int err, const char *why);
+/* Queue a message on a direction and push what the socket takes
+ * (lock held).  A full queue ends the connection. */
+int conn_send_locked(struct srv_conn *c, struct srv_out *o,
+                     struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                     int iovcnt, const int *fds, size_t nfds);
+int conn_flush_locked(struct srv_conn *c, struct srv_out *o);
+/* Replies to a client command (dispatch thread). */
+void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                const void *payload, size_t len, const int *fds,
+                size_t nfds);
+void conn_reply_error(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                      int err);
+/* Keep a command read while waiting for a DMA reply; handled later in
+ * order.  Takes ownership of *m.  -ENOBUFS past the limits. */
+int conn_defer(struct srv_conn *c, struct uvfio_msg *m);
+/* Set the receive limits from the negotiated max_data_xfer_size. */
+void conn_set_limits(struct srv_conn *c, uint64_t max_xfer);
+/* Read and route what arrived on the twin socket (DMA replies). */
+void conn_read_twin(struct srv_conn *c);
+void conn_twin_message(struct srv_conn *c, struct uvfio_msg *m);
+
+/* ---- negotiate.c ------------------------------------------------------- */
+void srv_version(struct srv_conn *c, struct uvfio_msg *m);
+
+/* ---- dispatch.c -------------------------------------------------------- */
+/* Handle one message read from the client socket (command or reply). */
+void srv_dispatch_msg(struct srv_conn *c, struct uvfio_msg *m);
+
+/* ---- dmareq.c ---------------------------------------------------------- */
+int srv_dma_rw(void *ctx, bool write, uint64_t iova, void *buf, size_t len);
+/* A reply from the client: wake whoever waits for it (m stays the
+ * caller's). */
+void srv_dma_reply(struct srv_conn *c, struct uvfio_msg *m);
+/* Fail every outstanding request with err (lock held). */
+void srv_dma_fail_all_locked(struct srv_conn *c, int err);
+
+#endif /* UVFIO_SERVER_SERVER_PRIV_H */
