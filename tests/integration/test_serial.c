@@ -601,6 +601,36 @@ static void test_pipe_rx_tx_and_interrupt(void **state)
     uvfio_client_close(c);
 }
 
+/* Linux programs a receive trigger of 8: a short line must still arrive,
+ * by the character timeout the device's timer raises. */
+static void test_pipe_char_timeout(void **state)
+{
+    struct uvfio_client *c = connect_to(pipe_sock);
+    char in_path[160], got[4];
+    int to_dev, efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+    (void)state;
+    snprintf(in_path, sizeof(in_path), "%s.in", pipe_base);
+    to_dev = open(in_path, O_WRONLY | O_NONBLOCK);
+    assert_true(to_dev >= 0 && efd >= 0);
+    uart_setup(c, 0x87);                /* FIFOs on, cleared, trigger 8 */
+    assert_int_equal(uvfio_client_set_irqs(c, UVFIO_IRQ_SET_DATA_EVENTFD |
+                                           UVFIO_IRQ_SET_ACTION_TRIGGER,
+                                           UVFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+                                           NULL, &efd), 0);
+    uart_wr(c, IER, 0x01);
+    assert_int_equal(write(to_dev, "hi\n", 3), 3);
+    assert_true(wait_readable(efd, 2000));
+    assert_int_equal(uart_rd(c, IIR), 0xcc);    /* timeout, not data */
+    read_line_bytes(c, got, 3);
+    assert_memory_equal(got, "hi\n", 3);
+    assert_int_equal(uart_rd(c, IIR), 0xc1);
+    uart_wr(c, IER, 0);
+    close(to_dev);
+    close(efd);
+    uvfio_client_close(c);
+}
+
 /* ---- uvfio-info against the running device -------------------------------------- */
 
 static void test_info_text(void **state)
@@ -713,6 +743,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bad_accesses_survive, setup_client, teardown_client),
         cmocka_unit_test_setup_teardown(test_state_kept_across_clients, setup_client, teardown_client),
         cmocka_unit_test(test_pipe_rx_tx_and_interrupt),
+        cmocka_unit_test(test_pipe_char_timeout),
         cmocka_unit_test(test_info_text),
         cmocka_unit_test(test_info_json),
         cmocka_unit_test(test_info_errors),
