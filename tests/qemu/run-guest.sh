@@ -21,6 +21,9 @@
 #   --reply-timeout S   how long the guest waits for the line back (default 20)
 #   --append ARGS       extra kernel command line
 #   --shell             end in a guest shell on the console, no poweroff
+#   --trace PATTERN     enable QEMU trace events (to its stderr), e.g.
+#                       'vfio_user_*' to see every vfio-user message, or
+#                       'vfio_*intx*' for the INTx/EOI path (repeatable)
 #   --dry-run           print the QEMU command line and exit
 #
 # SOCKET and PATH are host paths that must lie inside the root printed by
@@ -44,7 +47,7 @@ usage() {
 }
 
 mode='' target='' pipe='' timeout=120 console='' pci=1b36:0002 token=''
-reply_timeout=20 append='' shell=0 dry_run=0
+reply_timeout=20 append='' shell=0 dry_run=0 traces=()
 while (($#)); do
 	case "$1" in
 	--print-root)
@@ -86,6 +89,10 @@ while (($#)); do
 		shift
 		;;
 	--shell) shell=1 ;;
+	--trace)
+		traces+=(-trace "${2:?--trace needs a PATTERN}")
+		shift
+		;;
 	--dry-run) dry_run=1 ;;
 	-h | --help) usage ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -164,6 +171,7 @@ qemu=(
 	# at an interactive --shell goes to the guest, not to QEMU.
 	-chardev "stdio,id=con,signal=off" -serial chardev:con -monitor none
 	"${dev_args[@]}"
+	"${traces[@]}"
 )
 
 if ((dry_run)); then
