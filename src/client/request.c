@@ -188,6 +188,11 @@ static int chan_drain(struct uvfio_client *c, struct uvfio_client_chan *ch,
     return 0;
 }
 
+static bool all_flushed(const struct uvfio_client *c)
+{
+    return !chan_pending(&c->main) && !chan_pending(&c->twin);
+}
+
 /*
  * One turn: write what can be written, wait up to `timeout` ms for the
  * sockets, read and serve what arrived.
@@ -205,6 +210,9 @@ static int pump(struct uvfio_client *c, int timeout, struct waiter *w,
         r = chan_flush(c, chans[i]);
         if (r < 0)
             return r;
+        /* Only flushing, and done: nothing to wait for. */
+        if (!w && !served && all_flushed(c))
+            return 0;
         /* Messages already buffered in rx are invisible to poll. */
         if (chans[i]->backlog)
             timeout = 0;
@@ -230,11 +238,6 @@ static int pump(struct uvfio_client *c, int timeout, struct waiter *w,
             return r;
     }
     return 0;
-}
-
-static bool all_flushed(const struct uvfio_client *c)
-{
-    return !chan_pending(&c->main) && !chan_pending(&c->twin);
 }
 
 /* Run the loop until our bytes (and any DMA replies) are on the wire. */

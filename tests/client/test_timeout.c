@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/client/test_timeout.c - a server that goes quiet, or stops
+ * reading, costs the caller the timeout and not more; the late reply is
+ * recognised and dropped, and the connection keeps working.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fake_server.h"
+
+static int fds_before;
+
+static int setup(void **state)
+{
+    (void)state;
+    fds_before = fake_count_fds();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    assert_int_equal(fake_count_fds(), fds_before);
+    return 0;
+}
+
+static void script_late(struct fake *f)
+{
+    struct uvfio_wire_device_info late = { 16, 0, 1, 1 };
+    struct uvfio_wire_device_info fresh = { 16, 0, 2, 2 };
+    struct uvfio_msg m1, m2;
+
+    if (!fake_expect(f, UVFIO_CMD_DEVICE_GET_INFO, &m1))
+        return;
+    /* Say nothing until the client asks again. */
+    if (!fake_expect(f, UVFIO_CMD_DEVICE_GET_INFO, &m2)) {
+        uvfio_msg_free(&m1);
+        return;
+    }
+    FAKE_CHECK(f, m1.hdr.msg_id != m2.hdr.msg_id);
+    fake_reply(f, &m1, &late, sizeof(late), NULL, 0);
+    fake_reply(f, &m2, &fresh, sizeof(fresh), NULL, 0);
+    uvfio_msg_free(&m1);
+    uvfio_msg_free(&m2);
+}
+
+static void test_request_timeout(void **state)
+{
+    struct uvfio_client_opts o = { .timeout_ms = 200 };
+    struct uvfio_client_device_info di;
+    struct uvfio_client *c;
+    struct fake f;
+    int64_t t0, dt;
+
+    (void)state;
+    fake_init(&f, script_late);
+    assert_int_equal(fake_connect(&f, &o, &c), 0);
+    t0 = fake_now_ms();
+    assert_int_equal(uvfio_client_device_info(c, &di), -ETIMEDOUT);
+    dt = fake_now_ms() - t0;
+    assert_true(dt >= 190 && dt < 2000);
+    /* The late answer to the first request is not taken for the second. */
+    assert_int_equal(uvfio_client_device_info(c, &di), 0);
+    assert_int_equal(di.num_regions, 2);
+    uvfio_client_close(c);
+    assert_int_equal(fake_join(&f), 0);
+}
+
+/* The server never reads: a big write cannot leave, and gives up. */
+static void script_deaf(struct fake *f)
+{
+    int *done = f->arg;
+    uint64_t v;
+
+    FAKE_CHECK(f, read(*done, &v, sizeof(v)) == sizeof(v));
+}
+
+static void test_server_not_reading(void **state)
+{
+    struct uvfio_client_opts o = { .timeout_ms = 200,
+                                   .max_data_xfer_size = 8u << 20 };
+    size_t len = 8u << 20;
+    uint8_t *buf = calloc(1, len);
+    int done = eventfd(0, EFD_CLOEXEC);
+    struct uvfio_client *c;
+    struct fake f;
+    int64_t t0;
+
+    (void)state;
+    assert_non_null(buf);
+    fake_init(&f, script_deaf);
+    f.caps_json = "{\"capabilities\":{\"max_data_xfer_size\":8388608,"
+                  "\"write_multiple\":true}}";
+    f.arg = &done;
+    assert_int_equal(fake_connect(&f, &o, &c), 0);
+    t0 = fake_now_ms();
+    assert_int_equal(uvfio_client_region_write(c, 0, 0, buf, len),
+                     -ETIMEDOUT);
+    assert_true(fake_now_ms() - t0 < 2000);
+    /* Posted writes have nowhere to go either. */
+    assert_int_equal(uvfio_client_region_write_posted(c, 0, 0, buf, 4), 0);
+    assert_int_equal(uvfio_client_flush(c), -ETIMEDOUT);
+    uvfio_client_close(c);
+    assert_int_equal(write(done, &(uint64_t){ 1 }, 8), 8);
+    assert_int_equal(fake_join(&f), 0);
+    close(done);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_not_reading, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
