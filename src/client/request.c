@@ -170,12 +170,11 @@ static int chan_drain(struct uvfio_client *c, struct uvfio_client_chan *ch,
     struct uvfio_msg m;
     int i, r;
 
+    /* Read until rx says "nothing more": after a short read it says so
+     * without another syscall, so draining past our reply is free, and it
+     * serves a DMA request that came in the same read. */
     ch->backlog = false;
     for (i = 0; i < DRAIN_BATCH; i++) {
-        /* Once our reply is in, only keep going for bytes already read:
-         * asking the socket again would cost a syscall per request. */
-        if (w && w->done && !uvfio_rx_partial(ch->rx))
-            return 0;
         memset(&m, 0, sizeof(m));
         r = uvfio_rx_read(ch->rx, ch->sock, &m);
         if (r == 0)

@@ -399,6 +399,58 @@ static void test_refusals(void **state)
     free(wo);
 }
 
+/* ---- a DMA request in the same read as the reply ------------------------- */
+
+struct two_msgs {
+    struct uvfio_wire_hdr h1;
+    struct uvfio_wire_device_info info;
+    struct uvfio_wire_hdr h2;
+    struct uvfio_wire_dma_rw dma;
+    uint8_t data[4];
+} __attribute__((packed));
+
+static void script_same_read(struct fake *f)
+{
+    struct two_msgs t = {
+        .h2 = { .msg_id = 90, .cmd = UVFIO_CMD_DMA_WRITE,
+                .size = 16 + 16 + 4 },
+        .dma = { IOVA, 4 },
+        .data = { 0xde, 0xad, 0xbe, 0xef },
+    };
+    struct uvfio_msg m;
+
+    if (!answer_map(f) || !fake_expect(f, UVFIO_CMD_DEVICE_GET_INFO, &m))
+        return;
+    t.h1 = (struct uvfio_wire_hdr){ .msg_id = m.hdr.msg_id,
+                                    .cmd = m.hdr.cmd, .size = 32,
+                                    .flags = UVFIO_HDR_TYPE_REPLY };
+    t.info = good_info;
+    uvfio_msg_free(&m);
+    /* One write: the client reads both with one recvmsg, and must not
+     * leave the request sitting in its buffer when it returns. */
+    FAKE_CHECK(f, send(f->sock, &t, sizeof(t), 0) == sizeof(t));
+    FAKE_CHECK(f, write_reply_ok(f->sock, 90, IOVA, 4, false));
+}
+
+static void test_request_behind_reply(void **state)
+{
+    uint8_t host[4096] = { 0 };
+    struct uvfio_client_device_info di;
+    struct uvfio_client *c;
+    struct fake f;
+
+    (void)state;
+    fake_init(&f, script_same_read);
+    assert_int_equal(fake_connect(&f, NULL, &c), 0);
+    assert_int_equal(uvfio_client_dma_map_msg(c, IOVA, sizeof(host), 3, host),
+                     0);
+    assert_int_equal(uvfio_client_device_info(c, &di), 0);
+    assert_int_equal(host[0], 0xde);
+    assert_int_equal(host[3], 0xef);
+    assert_int_equal(fake_join(&f), 0);
+    uvfio_client_close(c);
+}
+
 /* ---- served by dispatch when idle --------------------------------------- */
 
 static void script_idle(struct fake *f)
@@ -568,6 +620,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_serve_qemu_layout, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_behind_reply, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_dispatch_idle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_twin_without_fd, setup, teardown),
