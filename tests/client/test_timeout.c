@@ -117,12 +117,66 @@ static void test_server_not_reading(void **state)
     free(buf);
 }
 
+/* The server floods DMA_READs of 1 MiB and never reads the answers: the
+ * client's output queue fills up to its cap, further answers are dropped,
+ * and the request still ends at its deadline. */
+static void script_flood(struct fake *f)
+{
+    struct uvfio_wire_dma_rw rd = { 0x100000, 1u << 20 };
+    struct uvfio_wire_hdr h;
+    int *done = f->arg;
+    struct uvfio_msg m;
+    uint64_t v;
+    int i;
+
+    if (!fake_expect(f, UVFIO_CMD_DMA_MAP, &m))
+        return;
+    fake_reply(f, &m, NULL, 0, NULL, 0);
+    uvfio_msg_free(&m);
+    if (!fake_expect(f, UVFIO_CMD_DEVICE_GET_INFO, &m))
+        return;
+    uvfio_msg_free(&m);
+    for (i = 0; i < 64; i++) {
+        h = (struct uvfio_wire_hdr){ .msg_id = (uint16_t)i,
+                                     .cmd = UVFIO_CMD_DMA_READ };
+        FAKE_CHECK(f, fake_send(f, &h, &rd, sizeof(rd), NULL, 0) == 0);
+    }
+    FAKE_CHECK(f, read(*done, &v, sizeof(v)) == sizeof(v));
+}
+
+static void test_dma_flood(void **state)
+{
+    struct uvfio_client_opts o = { .timeout_ms = 300 };
+    uint8_t *host = calloc(1, 1u << 20);
+    int done = eventfd(0, EFD_CLOEXEC);
+    struct uvfio_client_device_info di;
+    struct uvfio_client *c;
+    struct fake f;
+    int64_t t0;
+
+    (void)state;
+    fake_init(&f, script_flood);
+    f.arg = &done;
+    assert_int_equal(fake_connect(&f, &o, &c), 0);
+    assert_int_equal(uvfio_client_dma_map_msg(c, 0x100000, 1u << 20, 3, host),
+                     0);
+    t0 = fake_now_ms();
+    assert_int_equal(uvfio_client_device_info(c, &di), -ETIMEDOUT);
+    assert_true(fake_now_ms() - t0 < 3000);
+    uvfio_client_close(c);
+    assert_int_equal(write(done, &(uint64_t){ 1 }, 8), 8);
+    assert_int_equal(fake_join(&f), 0);
+    close(done);
+    free(host);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_not_reading, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_dma_flood, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
