@@ -413,7 +413,8 @@ int srv_dma_rw(void *ctx, bool write, uint64_t iova, void *buf, size_t len)
         return -ECONNRESET;
     }
     c->users++;
-    chunk = c->max_xfer;
+    /* proto refuses an offer below 4 KiB; never loop on a zero anyway. */
+    chunk = c->max_xfer ? c->max_xfer : UVFIO_DEFAULT_MAX_DATA_XFER;
     pthread_mutex_unlock(&c->lock);
 
     while (done < len && r == 0) {

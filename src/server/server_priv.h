@@ -22,7 +22,17 @@
  * Lifetime.  A connection or device slot that goes away while a dispatch
  * call is running is unlinked at once but freed only when the outermost
  * dispatch returns, because an epoll event already fetched in the same
- * batch may still point at it.
+ * batch may still point at it.  The core's dma_rw gets the connection as
+ * its ctx: a connection is torn down only after every DMA waiter has been
+ * failed and has left, and after uvfio_core_detach, which itself waits for
+ * the core's callers of dma_rw, so the ctx never dangles.
+ *
+ * Per-client limits: max_msg_fds per message, max_data_xfer_size (plus
+ * SRV_MSG_OVERHEAD) per message, max_queued_reply_bytes of replies queued,
+ * and as many bytes (at most SRV_DEFER_MAX_MSGS messages) of commands
+ * parked while a DMA reply is awaited.  The one thing a client can make
+ * the whole loop wait for is its answer to a DMA request issued on the
+ * dispatch thread, bounded by SRV_DMA_TIMEOUT_MS.
  */
 #ifndef UVFIO_SERVER_SERVER_PRIV_H
 #define UVFIO_SERVER_SERVER_PRIV_H

@@ -231,6 +231,27 @@ static void test_version_twin_socket(void **state)
     tc_close(&tc);
 }
 
+/* The driver refuses the client (open_device fails): VERSION answers its
+ * errno, the connection ends, the next client is welcome. */
+static void test_open_refused(void **state)
+{
+    struct fixture *fx = *state;
+    struct uvfio_msg m;
+    struct tclient tc;
+
+    fx->td[0].open_error = -EBUSY;
+    assert_int_equal(tc_connect(&tc, fx->path[0]), 0);
+    assert_int_equal(tc_version(&tc, 0, 2, "{}", &m), -EBUSY);
+    uvfio_msg_free(&m);
+    assert_true(tc_wait_closed(&tc, 2000));
+    tc_close(&tc);
+    assert_int_equal(uvfio_device_open_count(fx->td[0].dev), 0);
+    fx->td[0].open_error = 0;
+    fx_client(fx, 0, &tc);
+    assert_int_equal(atomic_load(&fx->td[0].opens), 1);
+    tc_close(&tc);
+}
+
 /* ---- the commands ------------------------------------------------------ */
 
 static void test_get_info(void **state)
@@ -602,6 +623,7 @@ int main(void)
         T(test_version_twice),
         T(test_version_bad_json),
         T(test_version_twin_socket),
+        T(test_open_refused),
         T(test_get_info),
         T(test_region_info_mmap),
         T(test_region_io_fds),

@@ -33,7 +33,11 @@ static uint8_t *td_mem(struct testdev *td, uint32_t index)
 
 static int td_open(struct uvfio_device *dev)
 {
-    atomic_fetch_add(&td_of(dev)->opens, 1);
+    struct testdev *td = td_of(dev);
+
+    if (td->open_error)
+        return td->open_error;
+    atomic_fetch_add(&td->opens, 1);
     return 0;
 }
 

@@ -62,6 +62,7 @@ struct testdev {
     int memfd;
     uint8_t *mmap;              /* the memfd, mapped */
     int32_t dma_result;
+    int open_error;             /* open_device fails with this if set */
     atomic_int opens, closes, resets, unmaps;
 };
 
