@@ -87,6 +87,8 @@ struct uvfio_client_region {
     int fd;                             /* -1 unless MMAP; the client owns
                                            it until uvfio_client_region_free */
     uint32_t nr_sparse;
+    /* NULL without a sparse-mmap capability; non-NULL with one, even of
+     * 0 areas (then nothing of the region may be mmapped). */
     struct { uint64_t offset, size; } *sparse;
     bool has_type;
     uint32_t type, subtype;

@@ -94,6 +94,8 @@ static int parse_sparse(const struct rinfo *ri, size_t off,
     off += sizeof(cap);
     if (cap.nr_areas > (ri->len - off) / sizeof(a))
         return -EPROTO;
+    /* Allocated even for 0 areas: a present-but-empty sparse cap forbids
+     * mapping anything (see uvfio_client_region_mmap). */
     out->sparse = calloc(cap.nr_areas ? cap.nr_areas : 1, sizeof(*out->sparse));
     if (!out->sparse)
         return -ENOMEM;

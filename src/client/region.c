@@ -146,7 +146,9 @@ static int mmap_window(const struct uvfio_client_region *r, uint32_t area,
 {
     uint64_t rel = 0, len = r->size;
 
-    if (r->nr_sparse) {
+    /* A sparse capability with no areas (sparse set, nr_sparse 0) means
+     * nothing may be mapped, not the whole region. */
+    if (r->sparse) {
         if (area >= r->nr_sparse)
             return -EINVAL;
         rel = r->sparse[area].offset;

@@ -302,6 +302,39 @@ static void test_region_info_retry(void **state)
     free(rep);
 }
 
+/* A sparse capability with no areas: nothing of the region is mappable. */
+struct empty_sparse {
+    struct uvfio_wire_region_info info;
+    struct uvfio_wire_cap_sparse_mmap sparse;
+} __attribute__((packed));
+
+static void test_region_info_empty_sparse(void **state)
+{
+    struct empty_sparse rep = {
+        { sizeof(rep), UVFIO_REGION_FLAG_READ | UVFIO_REGION_FLAG_MMAP |
+                       UVFIO_REGION_FLAG_CAPS, 0, 32, 0x1000, 0 },
+        { { UVFIO_REGION_CAP_SPARSE_MMAP, 1, 0 }, 0, 0 } };
+    int mfd = make_memfd(0x1000);
+    struct fake_step st[] = { {
+        .cmd = UVFIO_CMD_DEVICE_GET_REGION_INFO,
+        .rep = &rep, .rep_len = sizeof(rep), .rep_fds = &mfd, .rep_nfds = 1,
+    } };
+    struct uvfio_client_region r;
+    struct session s;
+    size_t len;
+
+    (void)state;
+    start(&s, st, ARRAY_SIZE(st));
+    assert_int_equal(uvfio_client_region_info(s.c, 0, &r), 0);
+    assert_int_equal(r.nr_sparse, 0);
+    assert_true(r.fd >= 0);
+    assert_null(uvfio_client_region_mmap(s.c, &r, 0, &len));
+    assert_int_equal(errno, EINVAL);
+    uvfio_client_region_free(&r);
+    close(mfd);
+    finish(&s);
+}
+
 /* ---- region read / write ----------------------------------------------- */
 
 struct rw_msg {
@@ -683,6 +716,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_region_info_mmap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_region_info_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_region_info_retry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_region_info_empty_sparse, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_region_read_split, setup, teardown),
         cmocka_unit_test_setup_teardown(test_region_write_split, setup,
                                         teardown),
