@@ -41,7 +41,7 @@ static int offer_from_opts(const struct uvfio_client_opts *o,
         return -EINVAL;
     offer->max_msg_fds = o->max_msg_fds ? o->max_msg_fds : DEFAULT_MAX_MSG_FDS;
     offer->max_data_xfer_size = o->max_data_xfer_size ?
-                                o->max_data_xfer_size : UVFIO_DEFAULT_MAX_DATA_XFER;
+        o->max_data_xfer_size : UVFIO_DEFAULT_MAX_DATA_XFER;
     offer->write_multiple = !o->no_write_multiple;
     offer->twin_socket = o->twin_socket;
     offer->extensions = o->precopy_info ? UVFIO_EXT_PRECOPY_INFO : 0;
@@ -108,8 +108,9 @@ static void caps_from_reply(struct uvfio_client *c,
     k->major = v->major;
     k->minor = v->minor;
     k->max_msg_fds = rep->max_msg_fds;
-    k->max_data_xfer_size = rep->max_data_xfer_size < offer->max_data_xfer_size ?
-                            rep->max_data_xfer_size : offer->max_data_xfer_size;
+    k->max_data_xfer_size = rep->max_data_xfer_size;
+    if (offer->max_data_xfer_size < k->max_data_xfer_size)
+        k->max_data_xfer_size = offer->max_data_xfer_size;
     k->max_dma_maps = rep->max_dma_maps;
     k->pgsizes = rep->pgsizes;
     k->write_multiple = rep->write_multiple;
