@@ -10,14 +10,16 @@
  * refused request has no effect.  A range may span adjacent maps, as a
  * device's scatter-gather access may.
  *
- * Two layouts exist (spec/libvfio-user: u64 count, data at 16; QEMU: u32
- * count, data at 12); proto recognises which from the sizes, and the reply
- * uses the same one: a DMA_READ reply echoes {addr, count} in the request's
- * layout followed by the data; a DMA_WRITE reply is {addr, u64 count} for
- * the spec layout (what libvfio-user's client sends) and header-only for
- * QEMU's, as QEMU does.  Refusals are header-only ERROR replies.
+ * The layout is the spec's (libvfio-user's): {u64 addr; u64 count} then
+ * the data.  QEMU's other layout (u32 count, data at 12, same sizes) is
+ * what a server speaks to QEMU, which is a client proposing 0.0; it cannot
+ * be told from the bytes (proto/wire.h), and this client, proposing 0.2,
+ * is never sent it.  A DMA_READ reply echoes {addr, count} and carries the
+ * data; a DMA_WRITE reply echoes {addr, count}, as libvfio-user's client
+ * does.  Refusals are header-only ERROR replies.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +30,6 @@ struct dma_req {
     uint64_t addr;
     uint64_t count;
     const uint8_t *data;        /* DMA_WRITE: the bytes to store */
-    int qemu;
 };
 
 /*
@@ -61,19 +62,11 @@ static int walk(const struct uvfio_client *c, uint64_t addr, uint64_t count,
 static void decode(const struct uvfio_msg *m, struct dma_req *q)
 {
     struct uvfio_wire_dma_rw spec;
-    struct uvfio_wire_dma_rw_qemu qm;
 
-    if (q->qemu) {
-        memcpy(&qm, m->payload, sizeof(qm));
-        q->addr = qm.addr;
-        q->count = qm.count;
-        q->data = m->payload + sizeof(qm);
-    } else {
-        memcpy(&spec, m->payload, sizeof(spec));
-        q->addr = spec.addr;
-        q->count = spec.count;
-        q->data = m->payload + sizeof(spec);
-    }
+    memcpy(&spec, m->payload, sizeof(spec));
+    q->addr = spec.addr;
+    q->count = spec.count;
+    q->data = m->payload + sizeof(spec);
 }
 
 static struct uvfio_wire_hdr reply_hdr(const struct uvfio_msg *m)
@@ -89,7 +82,6 @@ static int serve_read(struct uvfio_client *c, struct uvfio_client_chan *ch,
                       const struct uvfio_msg *m, const struct dma_req *q)
 {
     struct uvfio_wire_dma_rw spec = { q->addr, q->count };
-    struct uvfio_wire_dma_rw_qemu qm = { q->addr, (uint32_t)q->count };
     struct uvfio_wire_hdr hdr = reply_hdr(m);
     struct iovec *iov;
     int segs, r;
@@ -100,10 +92,7 @@ static int serve_read(struct uvfio_client *c, struct uvfio_client_chan *ch,
     iov = calloc((size_t)segs + 1, sizeof(*iov));
     if (!iov)
         return -ENOMEM;
-    if (q->qemu)
-        iov[0] = (struct iovec){ &qm, sizeof(qm) };
-    else
-        iov[0] = (struct iovec){ &spec, sizeof(spec) };
+    iov[0] = (struct iovec){ &spec, sizeof(spec) };
     walk(c, q->addr, q->count, UVFIO_DMA_MAP_FLAG_READ, iov + 1);
     r = uvfio_txq_push(ch->txq, &hdr, iov, segs + 1, NULL, 0);
     free(iov);
@@ -135,7 +124,7 @@ static int serve_write(struct uvfio_client *c, struct uvfio_client_chan *ch,
     }
     if (m->hdr.flags & UVFIO_HDR_NO_REPLY)
         return 0;
-    return uvfio_txq_push(ch->txq, &hdr, &iov, q->qemu ? 0 : 1, NULL, 0);
+    return uvfio_txq_push(ch->txq, &hdr, &iov, 1, NULL, 0);
 }
 
 void uvfio_client_serve_dma(struct uvfio_client *c,
@@ -150,8 +139,9 @@ void uvfio_client_serve_dma(struct uvfio_client *c,
     else if (m->nfds || m->fds_truncated)
         r = -EINVAL;
     else
+        /* The spec layout: see the top of this file. */
         r = uvfio_wire_check_dma_request(m->hdr.cmd, m->payload, m->len,
-                                         c->rx_xfer, &q.qemu);
+                                         c->rx_xfer, false);
     if (r == 0) {
         decode(m, &q);
         r = m->hdr.cmd == UVFIO_CMD_DMA_READ ? serve_read(c, ch, m, &q)

@@ -79,34 +79,20 @@ struct dma_spec {
     uint8_t data[64];
 } __attribute__((packed));
 
-struct dma_qemu {
-    uint64_t addr;
-    uint32_t count;
-    uint8_t data[64];
-} __attribute__((packed));
-
-/* Send DMA_READ/DMA_WRITE `id` in the spec or QEMU layout. */
+/* Send DMA_READ/DMA_WRITE `id` in the spec layout. */
 static int send_dma(int sock, uint16_t id, uint16_t cmd, uint32_t flags,
                     uint64_t addr, uint64_t count, const void *data,
-                    size_t dlen, bool qemu)
+                    size_t dlen)
 {
     struct uvfio_wire_hdr h = { .msg_id = id, .cmd = cmd,
                                 .flags = UVFIO_HDR_TYPE_COMMAND | flags };
     struct dma_spec s = { addr, count, { 0 } };
-    struct dma_qemu q = { addr, (uint32_t)count, { 0 } };
-    struct iovec iov;
+    struct iovec iov = { &s, 16 + dlen };
 
     if (dlen > sizeof(s.data))
         return -EINVAL;
-    if (dlen == 0)
-        data = "";
-    if (qemu) {
-        memcpy(q.data, data, dlen);
-        iov = (struct iovec){ &q, 12 + dlen };
-    } else {
+    if (dlen)
         memcpy(s.data, data, dlen);
-        iov = (struct iovec){ &s, 16 + dlen };
-    }
     return uvfio_msg_send(sock, &h, &iov, 1, NULL, 0);
 }
 
@@ -135,36 +121,30 @@ static bool refused(int sock, uint16_t id, uint32_t err)
     return ok;
 }
 
-/* A DMA_READ reply for `id` carrying `want` (count bytes). */
+/* A DMA_READ reply for `id`: {addr, count} and the data. */
 static bool read_reply_ok(int sock, uint16_t id, uint64_t addr,
-                          const void *want, size_t count, bool qemu)
+                          const void *want, size_t count)
 {
-    size_t head = qemu ? 12 : 16;
     struct dma_spec s;
-    struct dma_qemu q;
     struct uvfio_msg m;
     bool ok;
 
     if (!recv_on(sock, &m))
         return false;
     ok = m.hdr.msg_id == id && m.hdr.cmd == UVFIO_CMD_DMA_READ &&
-         m.hdr.flags == UVFIO_HDR_TYPE_REPLY && m.len == head + count;
-    if (ok && qemu) {
-        memcpy(&q, m.payload, 12);
-        ok = q.addr == addr && q.count == count;
-    } else if (ok) {
+         m.hdr.flags == UVFIO_HDR_TYPE_REPLY && m.len == 16 + count;
+    if (ok) {
         memcpy(&s, m.payload, 16);
-        ok = s.addr == addr && s.count == count;
+        ok = s.addr == addr && s.count == count &&
+             memcmp(m.payload + 16, want, count) == 0;
     }
-    ok = ok && memcmp(m.payload + head, want, count) == 0;
     uvfio_msg_free(&m);
     return ok;
 }
 
-/* A DMA_WRITE reply: {addr, u64 count} for the spec layout, header-only
- * for QEMU's. */
+/* A DMA_WRITE reply: {addr, u64 count}. */
 static bool write_reply_ok(int sock, uint16_t id, uint64_t addr,
-                           size_t count, bool qemu)
+                           size_t count)
 {
     struct dma_spec s;
     struct uvfio_msg m;
@@ -173,12 +153,10 @@ static bool write_reply_ok(int sock, uint16_t id, uint64_t addr,
     if (!recv_on(sock, &m))
         return false;
     ok = m.hdr.msg_id == id && m.hdr.cmd == UVFIO_CMD_DMA_WRITE &&
-         m.hdr.flags == UVFIO_HDR_TYPE_REPLY;
-    if (ok && qemu) {
-        ok = m.len == 0;
-    } else if (ok) {
-        memcpy(&s, m.payload, m.len >= 16 ? 16 : 0);
-        ok = m.len == 16 && s.addr == addr && s.count == count;
+         m.hdr.flags == UVFIO_HDR_TYPE_REPLY && m.len == 16;
+    if (ok) {
+        memcpy(&s, m.payload, 16);
+        ok = s.addr == addr && s.count == count;
     }
     uvfio_msg_free(&m);
     return ok;
@@ -190,7 +168,6 @@ static bool write_reply_ok(int sock, uint16_t id, uint64_t addr,
 
 struct mem_ctx {
     uint8_t *host;              /* the client's map at IOVA, 4 KiB */
-    bool qemu;
 };
 
 static bool answer_map(struct fake *f)
@@ -217,25 +194,26 @@ static void script_serve_while_waiting(struct fake *f)
         return;
     /* The client waits for GET_INFO; the server needs guest memory first. */
     FAKE_CHECK(f, send_dma(f->sock, 500, UVFIO_CMD_DMA_READ, 0, IOVA + 0x10,
-                           32, NULL, 0, x->qemu) == 0);
+                           32, NULL, 0) == 0);
     FAKE_CHECK(f, read_reply_ok(f->sock, 500, IOVA + 0x10, x->host + 0x10,
-                                32, x->qemu));
+                                32));
     FAKE_CHECK(f, send_dma(f->sock, 501, UVFIO_CMD_DMA_WRITE, 0, IOVA + 0x100,
-                           32, data, 32, x->qemu) == 0);
-    FAKE_CHECK(f, write_reply_ok(f->sock, 501, IOVA + 0x100, 32, x->qemu));
+                           32, data, 32) == 0);
+    FAKE_CHECK(f, write_reply_ok(f->sock, 501, IOVA + 0x100, 32));
     fake_reply(f, &m, &good_info, 16, NULL, 0);
     uvfio_msg_free(&m);
 }
 
-static void serve_while_waiting(bool qemu)
+static void test_serve_while_waiting(void **state)
 {
     uint8_t *host = calloc(1, 4096);
-    struct mem_ctx x = { host, qemu };
+    struct mem_ctx x = { host };
     struct uvfio_client_device_info di;
     struct uvfio_client *c;
     struct fake f;
     int i;
 
+    (void)state;
     for (i = 0; i < 4096; i++)
         host[i] = (uint8_t)(i * 3);
     fake_init(&f, script_serve_while_waiting);
@@ -253,18 +231,6 @@ static void serve_while_waiting(bool qemu)
     uvfio_client_close(c);
     assert_int_equal(fake_join(&f), 0);
     free(host);
-}
-
-static void test_serve_spec_layout(void **state)
-{
-    (void)state;
-    serve_while_waiting(false);
-}
-
-static void test_serve_qemu_layout(void **state)
-{
-    (void)state;
-    serve_while_waiting(true);
 }
 
 /* ---- refusals ------------------------------------------------------------ */
@@ -293,25 +259,25 @@ static void script_refusals(struct fake *f)
         return;
     /* Outside every map; crossing the end of the last RW map. */
     FAKE_CHECK(f, send_dma(f->sock, 1, UVFIO_CMD_DMA_READ, 0, 0x50000, 8,
-                           NULL, 0, false) == 0 && refused(f->sock, 1, EFAULT));
+                           NULL, 0) == 0 && refused(f->sock, 1, EFAULT));
     FAKE_CHECK(f, send_dma(f->sock, 2, UVFIO_CMD_DMA_WRITE, 0,
-                           IOVA + 0x2000 - 16, 32, data, 32, false) == 0 &&
+                           IOVA + 0x2000 - 16, 32, data, 32) == 0 &&
                   refused(f->sock, 2, EFAULT));
     /* Permissions: write to read-only, read from write-only. */
     FAKE_CHECK(f, send_dma(f->sock, 3, UVFIO_CMD_DMA_WRITE, 0, 0x20000, 8,
-                           data, 8, true) == 0 && refused(f->sock, 3, EFAULT));
+                           data, 8) == 0 && refused(f->sock, 3, EFAULT));
     FAKE_CHECK(f, send_dma(f->sock, 4, UVFIO_CMD_DMA_READ, 0, 0x30000, 8,
-                           NULL, 0, true) == 0 && refused(f->sock, 4, EFAULT));
+                           NULL, 0) == 0 && refused(f->sock, 4, EFAULT));
     /* fd-backed: the server maps it itself; the client has no pointer. */
     FAKE_CHECK(f, send_dma(f->sock, 5, UVFIO_CMD_DMA_READ, 0, 0x40000, 8,
-                           NULL, 0, false) == 0 && refused(f->sock, 5, EFAULT));
+                           NULL, 0) == 0 && refused(f->sock, 5, EFAULT));
     /* Malformed: count 0; data length not matching count; over max. */
     FAKE_CHECK(f, send_dma(f->sock, 6, UVFIO_CMD_DMA_READ, 0, IOVA, 0,
-                           NULL, 0, false) == 0 && refused(f->sock, 6, EINVAL));
+                           NULL, 0) == 0 && refused(f->sock, 6, EINVAL));
     FAKE_CHECK(f, send_dma(f->sock, 7, UVFIO_CMD_DMA_WRITE, 0, IOVA, 40,
-                           data, 32, false) == 0 && refused(f->sock, 7, EINVAL));
+                           data, 32) == 0 && refused(f->sock, 7, EINVAL));
     FAKE_CHECK(f, send_dma(f->sock, 8, UVFIO_CMD_DMA_READ, 0, IOVA,
-                           2u << 20, NULL, 0, false) == 0 &&
+                           2u << 20, NULL, 0) == 0 &&
                   refused(f->sock, 8, E2BIG));
     /* A DMA request with an fd attached. */
     efd = memfd_create("stray", MFD_CLOEXEC);
@@ -324,16 +290,14 @@ static void script_refusals(struct fake *f)
     memcpy(want, x->a + 4096 - 16, 16);
     memcpy(want + 16, x->b, 16);
     FAKE_CHECK(f, send_dma(f->sock, 10, UVFIO_CMD_DMA_READ, 0,
-                           IOVA + 4096 - 16, 32, NULL, 0, false) == 0);
-    FAKE_CHECK(f, read_reply_ok(f->sock, 10, IOVA + 4096 - 16, want, 32,
-                                false));
+                           IOVA + 4096 - 16, 32, NULL, 0) == 0);
+    FAKE_CHECK(f, read_reply_ok(f->sock, 10, IOVA + 4096 - 16, want, 32));
     /* A posted DMA_WRITE: applied, never answered.  The next reply must
      * be the one to 12. */
     FAKE_CHECK(f, send_dma(f->sock, 11, UVFIO_CMD_DMA_WRITE,
-                           UVFIO_HDR_NO_REPLY, IOVA + 4096 - 8, 16, data, 16,
-                           false) == 0);
+                           UVFIO_HDR_NO_REPLY, IOVA + 4096 - 8, 16, data, 16) == 0);
     FAKE_CHECK(f, send_dma(f->sock, 12, UVFIO_CMD_DMA_READ, 0, 0x50000, 8,
-                           NULL, 0, false) == 0 && refused(f->sock, 12, EFAULT));
+                           NULL, 0) == 0 && refused(f->sock, 12, EFAULT));
     fake_reply(f, &m, &good_info, 16, NULL, 0);
     uvfio_msg_free(&m);
     /* After the unmap, the same range is refused. */
@@ -344,7 +308,7 @@ static void script_refusals(struct fake *f)
     if (!fake_expect(f, UVFIO_CMD_DEVICE_GET_INFO, &m))
         return;
     FAKE_CHECK(f, send_dma(f->sock, 13, UVFIO_CMD_DMA_READ, 0, IOVA, 8,
-                           NULL, 0, false) == 0 && refused(f->sock, 13, EFAULT));
+                           NULL, 0) == 0 && refused(f->sock, 13, EFAULT));
     fake_reply(f, &m, &good_info, 16, NULL, 0);
     uvfio_msg_free(&m);
 }
@@ -429,7 +393,7 @@ static void script_same_read(struct fake *f)
     /* One write: the client reads both with one recvmsg, and must not
      * leave the request sitting in its buffer when it returns. */
     FAKE_CHECK(f, send(f->sock, &t, sizeof(t), 0) == sizeof(t));
-    FAKE_CHECK(f, write_reply_ok(f->sock, 90, IOVA, 4, false));
+    FAKE_CHECK(f, write_reply_ok(f->sock, 90, IOVA, 4));
 }
 
 static void test_request_behind_reply(void **state)
@@ -464,8 +428,8 @@ static void script_idle(struct fake *f)
     /* Only once the client is idle, or the map request would serve it. */
     FAKE_CHECK(f, read(*go, &v, sizeof(v)) == sizeof(v));
     FAKE_CHECK(f, send_dma(f->sock, 40, UVFIO_CMD_DMA_WRITE, 0, IOVA + 8, 8,
-                           data, 8, false) == 0);
-    FAKE_CHECK(f, write_reply_ok(f->sock, 40, IOVA + 8, 8, false));
+                           data, 8) == 0);
+    FAKE_CHECK(f, write_reply_ok(f->sock, 40, IOVA + 8, 8));
     FAKE_CHECK(f, fake_wait_eof(f, 5000));
 }
 
@@ -541,18 +505,16 @@ static void script_twin(struct fake *f)
     }
     /* Server->client DMA goes on the twin socket, its reply comes back
      * there too, while the main socket waits. */
-    if (send_dma(tw[0], 70, UVFIO_CMD_DMA_READ, 0, IOVA, 4, NULL, 0,
-                 false) != 0 ||
-        !read_reply_ok(tw[0], 70, IOVA, host, 4, false))
+    if (send_dma(tw[0], 70, UVFIO_CMD_DMA_READ, 0, IOVA, 4, NULL, 0) != 0 ||
+        !read_reply_ok(tw[0], 70, IOVA, host, 4))
         fake_fail(f, __LINE__, "twin DMA_READ while waiting");
     fake_reply(f, &m, &good_info, 16, NULL, 0);
     uvfio_msg_free(&m);
     /* And when the client is idle. */
     if (read(x->go, &go, sizeof(go)) != sizeof(go))
         fake_fail(f, __LINE__, "go");
-    if (send_dma(tw[0], 71, UVFIO_CMD_DMA_WRITE, 0, IOVA, 4, data, 4,
-                 false) != 0 ||
-        !write_reply_ok(tw[0], 71, IOVA, 4, false))
+    if (send_dma(tw[0], 71, UVFIO_CMD_DMA_WRITE, 0, IOVA, 4, data, 4) != 0 ||
+        !write_reply_ok(tw[0], 71, IOVA, 4))
         fake_fail(f, __LINE__, "twin DMA_WRITE when idle");
     if (!fake_wait_eof(f, 5000))
         fake_fail(f, __LINE__, "client did not close");
@@ -615,9 +577,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_guest_mem, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_serve_spec_layout, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_serve_qemu_layout, setup,
+        cmocka_unit_test_setup_teardown(test_serve_while_waiting, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_behind_reply, setup,
