@@ -320,90 +320,65 @@ int uvfio_wire_check_request(uint16_t cmd, const void *payload, size_t len,
 /* ---- replies (server -> client) and server-initiated DMA ---------------- */
 
 /*
- * DMA_READ/DMA_WRITE come in two layouts: the spec's (u64 count, data at
- * 16) and QEMU's (u32 count, data at 12).  For a given payload length at
- * most one of them is self-consistent, because the two candidate counts
- * would have to differ by exactly 4 while sharing their low 32 bits; so
- * the layout is recognised from the sizes alone.  `data` says whether data
- * bytes follow the count (DMA_WRITE request, DMA_READ reply) or not.
+ * DMA_READ/DMA_WRITE come in two layouts.  The spec's (and libvfio-user's):
+ * {u64 addr; u64 count; data[]}.  QEMU's client: {u64 addr; u32 count;
+ * data[]} as an unpacked C struct, so its data starts at 12 yet it sizes
+ * messages with sizeof == 16: a DMA_WRITE request or DMA_READ reply carries
+ * 16 + count payload bytes either way, QEMU's with 4 spare bytes after the
+ * data.  The two are therefore NOT distinguishable from the bytes - a
+ * QEMU payload whose first data bytes are zero parses as a spec one with
+ * the data shifted - so the layout is an input: it is a property of the
+ * peer, which the server decides per client (server/dmareq.c).
  */
-static int dma_layout(const void *p, size_t len, bool data, uint64_t *count,
-                      int *qemu)
+static int check_dma_rw(const void *p, size_t len, bool data, bool qemu,
+                        uint64_t max_xfer)
 {
     struct uvfio_wire_dma_rw spec;
     struct uvfio_wire_dma_rw_qemu q;
+    uint64_t count, addr;
 
-    if (len >= sizeof(spec)) {
-        memcpy(&spec, p, sizeof(spec));
-        if (data ? spec.count == len - sizeof(spec) : len == sizeof(spec)) {
-            *count = spec.count;
-            *qemu = 0;
-            return 0;
-        }
-    }
-    if (len >= sizeof(q)) {
+    if (len < sizeof(spec))
+        return -EINVAL;
+    if (qemu) {
         memcpy(&q, p, sizeof(q));
-        if (data ? q.count == len - sizeof(q) : len == sizeof(q)) {
-            *count = q.count;
-            *qemu = 1;
-            return 0;
-        }
+        addr = q.addr;
+        count = q.count;
+    } else {
+        memcpy(&spec, p, sizeof(spec));
+        addr = spec.addr;
+        count = spec.count;
     }
-    return -EINVAL;
-}
-
-static int check_dma_rw(const void *p, size_t len, bool data,
-                        uint64_t max_xfer, int *qemu)
-{
-    struct uvfio_wire_dma_rw_qemu head;
-    uint64_t count;
-    int r;
-
-    r = dma_layout(p, len, data, &count, qemu);
-    if (r < 0)
-        return r;
     if (count == 0)
         return -EINVAL;
     if (count > max_xfer)
         return -E2BIG;
-    memcpy(&head, p, sizeof(head));
-    return range_ok(head.addr, count) ? 0 : -EINVAL;
+    if (data ? len - sizeof(spec) != count : len != sizeof(spec))
+        return -EINVAL;
+    return range_ok(addr, count) ? 0 : -EINVAL;
 }
 
 int uvfio_wire_check_dma_request(uint16_t cmd, const void *payload, size_t len,
-                                 uint64_t max_data_xfer, int *qemu_layout)
+                                 uint64_t max_data_xfer, bool qemu_layout)
 {
-    int qemu = 0, r;
-
     if (cmd != UVFIO_CMD_DMA_READ && cmd != UVFIO_CMD_DMA_WRITE)
         return -EINVAL;
-    r = check_dma_rw(payload, len, cmd == UVFIO_CMD_DMA_WRITE, max_data_xfer,
-                     &qemu);
-    if (r == 0 && qemu_layout)
-        *qemu_layout = qemu;
-    return r;
+    return check_dma_rw(payload, len, cmd == UVFIO_CMD_DMA_WRITE, qemu_layout,
+                        max_data_xfer);
 }
 
 int uvfio_wire_check_dma_reply(uint16_t cmd, const void *payload, size_t len,
-                               uint64_t max_data_xfer, int *qemu_layout)
+                               uint64_t max_data_xfer, bool qemu_layout)
 {
-    int qemu = 0, r;
-
     if (cmd == UVFIO_CMD_DMA_WRITE) {
-        /* QEMU answers header-only; others echo addr and a count. */
-        if (len != 0 && len != sizeof(struct uvfio_wire_dma_rw_qemu) &&
-            len != sizeof(struct uvfio_wire_dma_rw))
+        /* QEMU answers header-only; libvfio-user echoes {addr, count}. */
+        if (qemu_layout ? len != 0
+                        : len != 0 && len != sizeof(struct uvfio_wire_dma_rw))
             return -EINVAL;
-        if (qemu_layout)
-            *qemu_layout = len != sizeof(struct uvfio_wire_dma_rw);
         return 0;
     }
     if (cmd != UVFIO_CMD_DMA_READ)
         return -EINVAL;
-    r = check_dma_rw(payload, len, true, max_data_xfer, &qemu);
-    if (r == 0 && qemu_layout)
-        *qemu_layout = qemu;
-    return r;
+    return check_dma_rw(payload, len, true, qemu_layout, max_data_xfer);
 }
 
 static int reply_exact(size_t len, size_t want)
@@ -496,7 +471,7 @@ static int reply_payload(uint16_t cmd, const void *p, size_t len,
         return reply_exact(len, sizeof(struct uvfio_wire_region_rw));
     case UVFIO_CMD_DMA_READ:
     case UVFIO_CMD_DMA_WRITE:
-        return uvfio_wire_check_dma_reply(cmd, p, len, max_xfer, NULL);
+        return uvfio_wire_check_dma_reply(cmd, p, len, max_xfer, false);
     case UVFIO_CMD_REGION_WRITE_MULTI:
         return reply_exact(len, sizeof(struct uvfio_wire_write_multi));
     case UVFIO_CMD_DEVICE_FEATURE:

@@ -15,6 +15,7 @@
 #ifndef UVFIO_PROTO_WIRE_H
 #define UVFIO_PROTO_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -303,24 +304,22 @@ int uvfio_wire_check_hdr(const struct uvfio_wire_hdr *hdr, size_t max_size);
 int uvfio_wire_check_request(uint16_t cmd, const void *payload, size_t len,
                              size_t nfds, uint64_t max_data_xfer);
 
-/*
- * Same for the replies a client receives and for the server-initiated
- * DMA_READ/DMA_WRITE requests (which may use either DMA layout: *qemu_layout
- * says which one was recognised).
- */
+/* Same for the replies a client receives. */
 int uvfio_wire_check_reply(uint16_t cmd, const void *payload, size_t len,
                            size_t nfds, uint64_t max_data_xfer);
-int uvfio_wire_check_dma_request(uint16_t cmd, const void *payload, size_t len,
-                                 uint64_t max_data_xfer, int *qemu_layout);
 
 /*
- * Added by proto (not in the first contract): the replies a server gets to
- * the DMA_READ/DMA_WRITE it sent.  A DMA_READ reply carries data in either
- * layout (*qemu_layout says which); a DMA_WRITE reply is header-only (QEMU),
- * 12 or 16 bytes.  uvfio_wire_check_reply() accepts the same, without
- * telling the layout.
+ * Server-initiated DMA_READ/DMA_WRITE requests (as a client receives them)
+ * and their replies (as the server receives them), in the given layout.
+ * The spec's and QEMU's layouts have the same sizes (QEMU's struct is
+ * unpacked: count u32 at 8, data at 12, 4 spare bytes at the end), so the
+ * layout cannot be recognised from the bytes: it is a property of the peer.
+ * A DMA_WRITE reply is header-only (QEMU) or header-only / a 16-byte echo.
  */
+#define UVFIO_DMA_QEMU_DATA_OFFSET  12u
+int uvfio_wire_check_dma_request(uint16_t cmd, const void *payload, size_t len,
+                                 uint64_t max_data_xfer, bool qemu_layout);
 int uvfio_wire_check_dma_reply(uint16_t cmd, const void *payload, size_t len,
-                               uint64_t max_data_xfer, int *qemu_layout);
+                               uint64_t max_data_xfer, bool qemu_layout);
 
 #endif /* UVFIO_PROTO_WIRE_H */

@@ -170,14 +170,14 @@ static int serve_spec(struct tclient *tc, int fd, const struct uvfio_msg *m)
 {
     struct uvfio_wire_dma_rw rw;
     struct iovec iov[2];
-    int qemu = -1, r;
     uint8_t *g;
+    int r;
 
     r = uvfio_wire_check_dma_request(m->hdr.cmd, m->payload, m->len,
-                                     tc->max_xfer, &qemu);
+                                     tc->max_xfer, false);
     if (r < 0)
         return uvfio_msg_send_error(fd, &m->hdr, -r);
-    if (qemu || m->len < sizeof(rw))
+    if (m->len < sizeof(rw))
         return uvfio_msg_send_error(fd, &m->hdr, EPROTO);
     memcpy(&rw, m->payload, sizeof(rw));
     g = guest(tc, rw.addr, rw.count);
