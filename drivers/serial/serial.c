@@ -29,9 +29,11 @@ struct serial {
     struct uart uart;
     int timer_fd;
     bool input_over;            /* chardev input ended or failed */
-    /* events currently registered with uvfio_device_watch_fd */
-    uint32_t in_events;
-    uint32_t out_events;
+    /* what is registered with uvfio_device_watch_fd right now */
+    struct serial_watch {
+        int fd;
+        uint32_t events;
+    } in_watch, out_watch;
 };
 
 /* ---- UART outputs --------------------------------------------------------- */
@@ -74,19 +76,31 @@ static const struct uart_ops serial_uart_ops = {
 static void serial_fd_ready(struct uvfio_device *dev, int fd, uint32_t revents,
                             void *opaque);
 
-static int rewatch(struct serial *s, int fd, uint32_t *cur, uint32_t want)
+/*
+ * Make `w` watch exactly (fd, events).  The fd is remembered rather than
+ * asked from the chardev each time: a chardev whose output broke reports
+ * no fd any more, and its old registration must still go, or a hung-up
+ * fd would wake the loop forever.
+ */
+static int watch_set(struct serial *s, struct serial_watch *w, int fd,
+                     uint32_t events)
 {
-    int ret = 0;
+    int ret;
 
-    if (*cur == want)
+    if (!events)
+        fd = -1;
+    if (w->fd == fd && w->events == events)
         return 0;
-    if (*cur)
-        uvfio_device_unwatch_fd(s->dev, fd);
-    *cur = 0;
-    if (want) {
-        ret = uvfio_device_watch_fd(s->dev, fd, want, serial_fd_ready, s);
-        if (!ret)
-            *cur = want;
+    if (w->fd >= 0)
+        uvfio_device_unwatch_fd(s->dev, w->fd);
+    w->fd = -1;
+    w->events = 0;
+    if (fd < 0)
+        return 0;
+    ret = uvfio_device_watch_fd(s->dev, fd, events, serial_fd_ready, s);
+    if (!ret) {
+        w->fd = fd;
+        w->events = events;
     }
     return ret;
 }
@@ -103,14 +117,14 @@ static void serial_sync_watches(struct serial *s)
     if (out_fd >= 0 && s->uart.st.tx_count)
         out = EPOLLOUT;
     /* one fd both ways (pty, single FIFO): one registration */
-    if (in_fd == out_fd && in_fd >= 0) {
-        rewatch(s, in_fd, &s->in_events, in | out);
+    if (in_fd >= 0 && in_fd == out_fd) {
+        watch_set(s, &s->out_watch, -1, 0);
+        watch_set(s, &s->in_watch, in_fd, in | out);
         return;
     }
-    if (in_fd >= 0 && rewatch(s, in_fd, &s->in_events, in) == -EPERM)
+    if (watch_set(s, &s->in_watch, in_fd, in) == -EPERM)
         s->input_over = true;
-    if (out_fd >= 0)
-        rewatch(s, out_fd, &s->out_events, out);
+    watch_set(s, &s->out_watch, out_fd, out);
 }
 
 static void serial_rx(struct serial *s, uint32_t revents)
@@ -265,6 +279,8 @@ int serial_create(struct chardev *cd, struct serial **out)
         return -ENOMEM;
     }
     s->cd = cd;
+    s->in_watch.fd = -1;
+    s->out_watch.fd = -1;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (s->timer_fd < 0) {
         ret = -errno;

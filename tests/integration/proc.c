@@ -48,12 +48,15 @@ bool proc_valgrind_wanted(void)
     return v && !strcmp(v, "1");
 }
 
-static void exec_child(char *const argv[], const char *out, const char *vglog)
+static void exec_child(char *const argv[], const char *out, int out_fd,
+                       const char *vglog)
 {
     char logopt[300];
     char *vg[64];
     int n = 0;
 
+    if (out_fd >= 0 && dup2(out_fd, 1) < 0)
+        _exit(126);
     if (out) {
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
@@ -88,8 +91,8 @@ static void exec_child(char *const argv[], const char *out, const char *vglog)
     _exit(127);
 }
 
-int proc_spawn(struct proc *p, char *const argv[], const char *out,
-               bool allow_valgrind)
+static int spawn(struct proc *p, char *const argv[], const char *out,
+                 int out_fd, bool allow_valgrind)
 {
     memset(p, 0, sizeof(*p));
     p->valgrind = allow_valgrind && proc_valgrind_wanted();
@@ -102,8 +105,38 @@ int proc_spawn(struct proc *p, char *const argv[], const char *out,
     if (p->pid < 0)
         return -errno;
     if (p->pid == 0)
-        exec_child(argv, out, p->valgrind ? p->vglog : NULL);
+        exec_child(argv, out, out_fd, p->valgrind ? p->vglog : NULL);
     return 0;
+}
+
+int proc_spawn(struct proc *p, char *const argv[], const char *out,
+               bool allow_valgrind)
+{
+    return spawn(p, argv, out, -1, allow_valgrind);
+}
+
+int proc_spawn_stdout(struct proc *p, char *const argv[], int out_fd)
+{
+    return spawn(p, argv, NULL, out_fd, false);
+}
+
+long proc_cpu_ticks(const struct proc *p)
+{
+    char path[64], *s, *f;
+    unsigned long utime, stime;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)p->pid);
+    s = file_slurp(path, NULL);
+    /* fields after the ")" closing the command name: state is field 3,
+     * utime and stime are fields 14 and 15 */
+    f = s ? strrchr(s, ')') : NULL;
+    if (!f || sscanf(f + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                     &utime, &stime) != 2) {
+        free(s);
+        return -1;
+    }
+    free(s);
+    return (long)(utime + stime);
 }
 
 int proc_wait_socket(struct proc *p, const char *path, int timeout_ms)

@@ -28,6 +28,10 @@ bool proc_valgrind_wanted(void);
 /* argv[0] is the program's path.  stdout/stderr go to `out` (NULL: ours). */
 int proc_spawn(struct proc *p, char *const argv[], const char *out,
                bool allow_valgrind);
+/* Same, never under valgrind, with stdout on `out_fd` (stderr kept). */
+int proc_spawn_stdout(struct proc *p, char *const argv[], int out_fd);
+/* user + system CPU time the process used so far, in clock ticks. */
+long proc_cpu_ticks(const struct proc *p);
 /* Wait until `path` is a socket (the server is listening); -ETIMEDOUT, or
  * -ECHILD when the process died first. */
 int proc_wait_socket(struct proc *p, const char *path, int timeout_ms);

@@ -51,6 +51,8 @@ static const char *serial_bin, *info_bin;
 static char dir[64], sock_path[128], out_path[128];
 static char pipe_sock[128], pipe_base[128];
 static struct proc dev_file, dev_pipe;
+static struct proc dev_stdio;           /* killed by the group teardown if a
+                                           failed test left it running */
 static int wait_scale = 1;              /* valgrind is ~20x slower */
 /* cmocka does not count a failed group teardown: we do */
 static bool teardown_failed;
@@ -202,6 +204,8 @@ static int group_teardown(void **state)
     int ret = 0;
 
     (void)state;
+    if (dev_stdio.pid > 0)
+        proc_stop(&dev_stdio, SIGKILL, 5000, NULL);
     if (stop_device(&dev_file, sock_path))
         ret = -1;
     if (stop_device(&dev_pipe, pipe_sock))
@@ -631,6 +635,56 @@ static void test_pipe_char_timeout(void **state)
     uvfio_client_close(c);
 }
 
+/* stdio: output on our pipe; then the reader goes away, and the device
+ * must drop output quietly - no busy loop on the dead fd, still serving. */
+static void test_stdio_reader_gone(void **state)
+{
+    char sock[128], sockopt[160], *argv[] = { (char *)serial_bin, sockopt,
+                                              "--chardev=stdio", NULL };
+    struct uvfio_client *c;
+    struct proc *p = &dev_stdio;
+    int pipefd[2], status = -1;
+    long before, after;
+    char ch;
+
+    (void)state;
+    snprintf(sock, sizeof(sock), "%s/stdio.sock", dir);
+    snprintf(sockopt, sizeof(sockopt), "--socket-path=%s", sock);
+    assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+    assert_true(fcntl(pipefd[0], F_SETPIPE_SZ, 4096) > 0);
+    assert_int_equal(proc_spawn_stdout(p, argv, pipefd[1]), 0);
+    close(pipefd[1]);
+    assert_int_equal(proc_wait_socket(p, sock, 5000), 0);
+    c = connect_to(sock);
+    uart_setup(c, 0x07);
+    uart_wr(c, THR, 'x');
+    assert_true(wait_readable(pipefd[0], 2000));
+    assert_int_equal(read(pipefd[0], &ch, 1), 1);
+    assert_int_equal(ch, 'x');
+
+    /* fill the pipe: the chardev pushes back, the device waits for room */
+    for (int i = 0; i < 8192; i++)
+        assert_int_equal(uvfio_client_region_write_posted(c, UVFIO_PCI_BAR0_REGION,
+                                                          THR, "y", 1), 0);
+    assert_false(uart_rd(c, LSR) & 0x40);
+    /* the reader goes away while the device waits on the full pipe */
+    close(pipefd[0]);
+    for (int i = 0; i < 100 && !(uart_rd(c, LSR) & 0x40); i++)
+        usleep(10000);
+    assert_true(uart_rd(c, LSR) & 0x40);        /* dropped, not stuck */
+    before = proc_cpu_ticks(p);
+    usleep(500000);
+    after = proc_cpu_ticks(p);
+    assert_true(before >= 0 && after >= 0);
+    if (after - before > 10)
+        fail_msg("uvfio-serial used %ld ticks in 0.5 s idle", after - before);
+    uart_wr(c, SCR, 0x42);
+    assert_int_equal(uart_rd(c, SCR), 0x42);
+    uvfio_client_close(c);
+    assert_int_equal(proc_stop(p, SIGTERM, 5000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* ---- uvfio-info against the running device -------------------------------------- */
 
 static void test_info_text(void **state)
@@ -744,6 +798,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_state_kept_across_clients, setup_client, teardown_client),
         cmocka_unit_test(test_pipe_rx_tx_and_interrupt),
         cmocka_unit_test(test_pipe_char_timeout),
+        cmocka_unit_test(test_stdio_reader_gone),
         cmocka_unit_test(test_info_text),
         cmocka_unit_test(test_info_json),
         cmocka_unit_test(test_info_errors),
