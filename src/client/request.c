@@ -193,6 +193,35 @@ static bool all_flushed(const struct uvfio_client *c)
 }
 
 /*
+ * The common case: a request is out, nothing is buffered, and there is no
+ * twin socket to watch - so the reply (or a DMA request) can only come on
+ * the main socket.  Sleep in recvmsg itself (bounded by SO_RCVTIMEO, see
+ * client.c) instead of poll + recvmsg.
+ */
+static bool can_wait_in_recv(const struct uvfio_client *c,
+                             const struct waiter *w)
+{
+    return w && c->twin.sock < 0 && !c->main.backlog && all_flushed(c);
+}
+
+static int chan_wait(struct uvfio_client *c, struct uvfio_client_chan *ch,
+                     struct waiter *w, int *served)
+{
+    struct uvfio_msg m;
+    int r;
+
+    memset(&m, 0, sizeof(m));
+    r = uvfio_rx_read_wait(ch->rx, ch->sock, &m);
+    if (r < 0)
+        return client_fail(c, r);
+    if (r == 0)
+        return 0;       /* a sleep slice passed: the caller checks the clock */
+    handle_msg(c, ch, &m, w, served);
+    r = chan_drain(c, ch, w, served);
+    return r < 0 ? r : chan_flush(c, ch);
+}
+
+/*
  * One turn: write what can be written, wait up to `timeout` ms for the
  * sockets, read and serve what arrived.
  */
@@ -203,6 +232,13 @@ static int pump(struct uvfio_client *c, int timeout, struct waiter *w,
     struct pollfd pfd[2];
     int i, n = 0, r;
 
+    if (timeout != 0) {
+        r = chan_flush(c, &c->main);
+        if (r < 0)
+            return r;
+        if (can_wait_in_recv(c, w))
+            return chan_wait(c, &c->main, w, served);
+    }
     for (i = 0; i < 2; i++) {
         if (chans[i]->sock < 0)
             continue;

@@ -79,6 +79,8 @@ struct uvfio_rx {
     bool exact;             /* never read past the current message */
     int sock;               /* socket whose blocking mode is cached */
     bool nonblock;
+    bool dontwait;          /* blocking socket read with MSG_DONTWAIT */
+    bool wait_once;         /* the next recvmsg may block */
     bool drained;
     int err;                /* sticky: the stream is finished */
 
@@ -476,7 +478,7 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
     struct msghdr mh = { .msg_iov = iov };
     size_t want;
     ssize_t n;
-    int niov;
+    int niov, flags;
 
     want = rx_iov(rx, iov, &niov);
     mh.msg_iovlen = (size_t)niov;
@@ -484,8 +486,12 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
         mh.msg_control = rx->cmsg.bytes;
         mh.msg_controllen = CMSG_SPACE(rx->max_fds * sizeof(int));
     }
+    flags = MSG_CMSG_CLOEXEC;
+    if (rx->dontwait && !rx->wait_once)
+        flags |= MSG_DONTWAIT;
+    rx->wait_once = false;
     do {
-        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        n = recvmsg(sock, &mh, flags);
     } while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
@@ -509,7 +515,29 @@ static void rx_check_mode(struct uvfio_rx *rx, int sock)
         return;
     fl = fcntl(sock, F_GETFL);
     rx->sock = sock;
-    rx->nonblock = !rx->exact && fl >= 0 && (fl & O_NONBLOCK);
+    rx->nonblock = !rx->exact && fl >= 0 && ((fl & O_NONBLOCK) || rx->dontwait);
+}
+
+void uvfio_rx_set_dontwait(struct uvfio_rx *rx, bool on)
+{
+    rx->dontwait = on;
+    rx->sock = -1;          /* re-derive the mode on the next read */
+}
+
+int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
+{
+    int r;
+
+    /* Something already buffered, or a message half in: that is not the
+     * moment to sleep in the kernel, the normal path handles it. */
+    if (!rx->dontwait || rx->err || rx->tail != rx->head ||
+        uvfio_rx_partial(rx))
+        return uvfio_rx_read(rx, sock, out);
+    rx->drained = false;
+    rx->wait_once = true;
+    r = uvfio_rx_read(rx, sock, out);
+    rx->wait_once = false;
+    return r;
 }
 
 int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)

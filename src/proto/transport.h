@@ -68,6 +68,17 @@ void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
  */
 int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 
+/*
+ * For a caller that keeps its socket in blocking mode so that it can sleep
+ * in recvmsg itself instead of poll + recvmsg (one syscall less per round
+ * trip, which is most of the cost of a small request): with dontwait on,
+ * uvfio_rx_read reads with MSG_DONTWAIT, and uvfio_rx_read_wait lets its
+ * first recvmsg block - bounded by the socket's SO_RCVTIMEO, after which it
+ * returns 0 like an empty non-blocking read.
+ */
+void uvfio_rx_set_dontwait(struct uvfio_rx *rx, bool on);
+int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
+
 /* Whether a started message is waiting for more bytes (for idle timeouts). */
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
 
