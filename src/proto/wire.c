@@ -199,14 +199,16 @@ static int check_reset(const void *p, size_t len, uint64_t max_xfer)
 
 static int check_write_multi(const void *p, size_t len, uint64_t max_xfer)
 {
-    const uint8_t *e = (const uint8_t *)p + sizeof(struct uvfio_wire_write_multi);
     struct uvfio_wire_write_multi wm;
     struct uvfio_wire_write_multi_entry ent;
+    const uint8_t *e;
     uint64_t i;
 
     (void)max_xfer;
     if (len < sizeof(wm))
         return -EINVAL;
+    /* Only now: an empty payload is a NULL pointer, and NULL + 8 is UB. */
+    e = (const uint8_t *)p + sizeof(wm);
     memcpy(&wm, p, sizeof(wm));
     if (wm.wr_cnt == 0)
         return -EINVAL;
