@@ -20,6 +20,7 @@
 
 #include <uvfio/pci.h>
 
+#include "migration.h"
 #include "serial.h"
 
 struct serial {
@@ -27,6 +28,7 @@ struct serial {
     struct uvfio_pci *pci;
     struct chardev *cd;
     struct uart uart;
+    struct serial_mig mig;          /* migration.c */
     int timer_fd;
     bool input_over;            /* chardev input ended or failed */
     /* what is registered with uvfio_device_watch_fd right now */
@@ -42,6 +44,9 @@ static size_t serial_tx(void *opaque, const uint8_t *buf, size_t len)
 {
     struct serial *s = opaque;
 
+    /* a closed line pushes back: the bytes wait in the TX FIFO */
+    if (!serial_mig_line_open(&s->mig))
+        return 0;
     return chardev_write(s->cd, buf, len);
 }
 
@@ -116,6 +121,9 @@ static void serial_sync_watches(struct serial *s)
         in = EPOLLIN;
     if (out_fd >= 0 && s->uart.st.tx_count)
         out = EPOLLOUT;
+    /* migration holds the line still: nothing to wait for */
+    if (!serial_mig_line_open(&s->mig))
+        in = out = 0;
     /* one fd both ways (pty, single FIFO): one registration */
     if (in_fd >= 0 && in_fd == out_fd) {
         watch_set(s, &s->out_watch, -1, 0);
@@ -255,6 +263,8 @@ static int serial_device_setup(struct serial *s)
         .num_regions = UVFIO_PCI_NUM_REGIONS,
         .num_irqs = UVFIO_PCI_NUM_IRQS,
         .pci = true,
+        .mig_ops = &serial_mig_ops,
+        .migration_flags = SERIAL_MIG_FLAGS,
         .priv = s,
     };
     int ret;
@@ -279,6 +289,7 @@ int serial_create(struct chardev *cd, struct serial **out)
         return -ENOMEM;
     }
     s->cd = cd;
+    serial_mig_init(&s->mig, s, &s->uart, serial_sync_watches);
     s->in_watch.fd = -1;
     s->out_watch.fd = -1;
     s->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -306,6 +317,7 @@ void serial_destroy(struct serial *s)
         uvfio_device_destroy(s->dev);
     if (s->timer_fd >= 0)
         close(s->timer_fd);
+    serial_mig_clear(&s->mig);
     chardev_close(s->cd);
     free(s);
 }
@@ -318,4 +330,9 @@ struct uvfio_device *serial_device(struct serial *s)
 struct uart *serial_uart(struct serial *s)
 {
     return &s->uart;
+}
+
+struct serial_mig *serial_mig(struct serial *s)
+{
+    return &s->mig;
 }

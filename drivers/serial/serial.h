@@ -23,6 +23,7 @@
 #define SERIAL_BAR_SIZE         UART_NR_REGS
 
 struct serial;
+struct serial_mig;
 
 /* Creates the device around `cd`, which it owns from then on (also on
  * failure). */
@@ -32,5 +33,7 @@ void serial_destroy(struct serial *s);
 struct uvfio_device *serial_device(struct serial *s);
 /* The UART, for saving and restoring its state. */
 struct uart *serial_uart(struct serial *s);
+/* Its migration state (migration.c). */
+struct serial_mig *serial_mig(struct serial *s);
 
 #endif /* UVFIO_SERIAL_SERIAL_H */
