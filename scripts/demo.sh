@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: start uvfio-serial on a private socket, show it with
-# uvfio-info (text, then the JSON's PCI part), stop it with SIGTERM and
-# check it exited cleanly and removed its socket.
+# uvfio-info (text, then the JSON's PCI part), live-migrate it to a second
+# uvfio-serial with uvfio-migrate and back, stop both with SIGTERM and
+# check they exited cleanly and removed their sockets.
 #
 # usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
@@ -9,16 +10,20 @@ set -euo pipefail
 BUILD=${1:?usage: scripts/demo.sh BUILD_DIR}
 SERIAL=$BUILD/drivers/serial/uvfio-serial
 INFO=$BUILD/tools/info/uvfio-info
-for bin in "$SERIAL" "$INFO"; do
+MIGRATE=$BUILD/tools/migrate/uvfio-migrate
+for bin in "$SERIAL" "$INFO" "$MIGRATE"; do
 	[[ -x "$bin" ]] || { echo "demo: $bin not built (run: ninja -C $BUILD)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/uvfio-demo.XXXXXX)
 PID=''
+PID2=''
 cleanup() {
-	if [[ -n "$PID" ]] && kill -0 "$PID" 2>/dev/null; then
-		kill -KILL "$PID" 2>/dev/null || true
-	fi
+	for p in "$PID" "$PID2"; do
+		if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,12 +47,50 @@ echo
 echo "== uvfio-info --json $SOCK (its \"pci\" member)"
 "$INFO" --json "$SOCK" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["pci"], indent=2))'
 
+SOCK2=$WORK/serial2.sock
 echo
-echo "== stopping uvfio-serial (SIGTERM)"
-kill -TERM "$PID"
+echo "== starting a second uvfio-serial on $SOCK2, idle (UART output -> $WORK/uart2.out)"
+"$SERIAL" --socket-path="$SOCK2" --chardev="file:$WORK/uart2.out" &
+PID2=$!
+for _ in $(seq 100); do
+	[[ -S "$SOCK2" ]] && break
+	kill -0 "$PID2" 2>/dev/null || { echo "demo: second uvfio-serial exited early" >&2; exit 1; }
+	sleep 0.05
+done
+[[ -S "$SOCK2" ]] || { echo "demo: no second socket after 5 s" >&2; exit 1; }
+
+echo
+echo "== uvfio-migrate $SOCK $SOCK2 (precopy, then stop-copy)"
+"$MIGRATE" --progress "$SOCK" "$SOCK2"
+
+echo
+echo "== the old source is stopped now: migrating it again is refused"
+rc=0
+"$MIGRATE" --quiet "$SOCK" "$SOCK2" || rc=$?
+[[ $rc -eq 1 ]] || { echo "demo: expected exit status 1, got $rc" >&2; exit 1; }
+
+echo
+echo "== and back: uvfio-migrate --json --no-precopy $SOCK2 $SOCK"
+"$MIGRATE" --json --no-precopy "$SOCK2" "$SOCK" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("result %s, %d bytes in stop-copy, downtime %.3f ms, source %s, destination %s"
+      % (r["result"], r["bytes_stopcopy"], r["downtime_ms"], r["source_after"],
+         r["destination_after"]))'
+
+echo
+echo "== uvfio-info $SOCK, the device back where it started (its \"pci\" member)"
+"$INFO" --json "$SOCK" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["pci"], indent=2))'
+
+echo
+echo "== stopping both uvfio-serial (SIGTERM)"
+kill -TERM "$PID" "$PID2"
 rc=0
 wait "$PID" || rc=$?
 PID=''
-[[ $rc -eq 0 ]] || { echo "demo: uvfio-serial exited with $rc" >&2; exit 1; }
-[[ ! -e "$SOCK" ]] || { echo "demo: socket left behind" >&2; exit 1; }
-echo "uvfio-serial exited 0 and removed its socket"
+rc2=0
+wait "$PID2" || rc2=$?
+PID2=''
+[[ $rc -eq 0 && $rc2 -eq 0 ]] || { echo "demo: uvfio-serial exited with $rc / $rc2" >&2; exit 1; }
+[[ ! -e "$SOCK" && ! -e "$SOCK2" ]] || { echo "demo: socket left behind" >&2; exit 1; }
+echo "both uvfio-serial exited 0 and removed their sockets"
