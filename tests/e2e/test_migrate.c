@@ -224,7 +224,13 @@ static int rig_teardown(void **state)
     stop_reader(r);
 
     ret1 = child_stop(&r->src, SIGTERM, budget_ms(5000), &st1);
-    ret2 = child_stop(&r->dst, SIGTERM, budget_ms(5000), &st2);
+    /* a test may have killed the destination on purpose */
+    if (r->dst.pid > 0) {
+        ret2 = child_stop(&r->dst, SIGTERM, budget_ms(5000), &st2);
+    } else {
+        ret2 = 0;
+        st2 = 0;
+    }
     close(r->sl.in_fd);
     close(r->sl.out_fd);
     close(r->dl.in_fd);
@@ -714,6 +720,35 @@ static void test_live_migration(void **state)
     assert_seq(r->guest_in, IN_TOTAL, IN_SEED, 0);
 }
 
+/* Until uvfio-migrate's progress bar (in `log`) shows `what`. */
+static void wait_progress(const char *log, const char *what)
+{
+    long long end = now_ms() + budget_ms(20000);
+    char *text;
+
+    for (;;) {
+        text = slurp(log);
+        if (text && strstr(text, what)) {
+            free(text);
+            return;
+        }
+        free(text);
+        assert_true(now_ms() < end);
+        sleep_ms(5);
+    }
+}
+
+static struct json_object *report_of(const char *log)
+{
+    char *text = slurp(log);
+    struct json_object *j;
+
+    assert_non_null(text);
+    j = parse_report(text);
+    free(text);
+    return j;
+}
+
 /*
  * SIGINT in the middle of precopy: uvfio-migrate gives up, the source runs
  * again with its state and the destination is reset.  The guest comes
@@ -725,8 +760,7 @@ static void test_interrupted_migration(void **state)
     char *argv[] = { migrate_bin, "--json", "--progress", "--threshold", "0",
                      "--max-iterations", "1000000", r->src_sock, r->dst_sock,
                      NULL };
-    long long end;
-    char out[PATH_MAX], *text;
+    char out[PATH_MAX];
     struct child m;
     struct uvfio_client *g;
     struct json_object *j;
@@ -739,25 +773,12 @@ static void test_interrupted_migration(void **state)
     snprintf(out, sizeof(out), "%s/migrate.log", r->dir);
     assert_int_equal(child_start(&m, argv, out, true), 0);
     /* the progress bar tells when the second precopy pass has begun */
-    end = now_ms() + budget_ms(20000);
-    for (;;) {
-        text = slurp(out);
-        if (text && strstr(text, "precopy #2")) {
-            free(text);
-            break;
-        }
-        free(text);
-        assert_true(now_ms() < end);
-        sleep_ms(5);
-    }
+    wait_progress(out, "precopy #2");
     kill(m.pid, SIGINT);
     assert_int_equal(child_wait(&m, budget_ms(10000), &status), 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
-    text = slurp(out);
-    assert_non_null(text);
-    j = parse_report(text);
-    free(text);
+    j = report_of(out);
     assert_string_equal(jstr(j, "result"), "failed");
     assert_string_equal(jstr(j, "source_after"), "running");
     assert_string_equal(jstr(j, "destination_after"), "reset");
@@ -773,6 +794,85 @@ static void test_interrupted_migration(void **state)
     g = guest_connect(r->dst_sock);
     guest_check_configured(g);
     uvfio_client_close(g);
+}
+
+/*
+ * The destination dies during precopy; the failure comes when stop-copy
+ * data is written to it, with the source already in STOP_COPY.  The
+ * source must come back to RUNNING with its state and its line working.
+ */
+static void test_destination_dies(void **state)
+{
+    struct rig *r = *state;
+    char *argv[] = { migrate_bin, "--json", "--progress", "--threshold", "0",
+                     "--max-iterations", "100", r->src_sock, r->dst_sock,
+                     NULL };
+    char out[PATH_MAX];
+    struct uvfio_client *g;
+    struct json_object *j;
+    struct child m;
+    uint8_t b = 0;
+    int status;
+
+    g = guest_connect(r->src_sock);
+    guest_configure(g);
+    uvfio_client_close(g);
+
+    snprintf(out, sizeof(out), "%s/migrate.log", r->dir);
+    assert_int_equal(child_start(&m, argv, out, true), 0);
+    wait_progress(out, "precopy #2");
+    kill(r->dst.pid, SIGKILL);
+    waitpid(r->dst.pid, NULL, 0);
+    r->dst.pid = 0;
+    if (r->dst.valgrind)
+        unlink(r->dst.vglog);
+    assert_int_equal(child_wait(&m, budget_ms(20000), &status), 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    j = report_of(out);
+    assert_string_equal(jstr(j, "result"), "failed");
+    assert_int_equal(jint(j, "iterations"), 100);
+    assert_non_null(strstr(json_object_get_string(
+        json_object_object_get(j, "error")), "destination"));
+    assert_string_equal(jstr(j, "source_after"), "running");
+    assert_string_equal(jstr(j, "destination_after"), "not-reset");
+    json_object_put(j);
+
+    /* the source, back from STOP_COPY, is the device the guest left */
+    g = guest_connect(r->src_sock);
+    guest_check_configured(g);
+    assert_int_equal(write(r->sl.in_fd, "z", 1), 1);
+    for (long long end = now_ms() + budget_ms(5000);
+         !(g_r(g, LSR) & LSR_DR);)
+        assert_true(now_ms() < end);
+    b = g_r(g, RBR);
+    assert_int_equal(b, 'z');
+    uvfio_client_close(g);
+}
+
+/* Usage errors: exit status 2, nothing touched. */
+static void test_usage(void **state)
+{
+    struct rig *r = *state;
+    char *bad[][6] = {
+        { migrate_bin, "--chunk", "0", r->src_sock, r->dst_sock, NULL },
+        { migrate_bin, "--max-xfer", "128M", r->src_sock, r->dst_sock, NULL },
+        { migrate_bin, "--threshold", "-1", r->src_sock, r->dst_sock, NULL },
+        { migrate_bin, r->src_sock, r->src_sock, NULL },
+        { migrate_bin, r->src_sock, NULL },
+        { migrate_bin, "--bogus", r->src_sock, r->dst_sock, NULL },
+    };
+    char out[PATH_MAX];
+    struct child m;
+    int status;
+
+    snprintf(out, sizeof(out), "%s/migrate.log", r->dir);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(child_start(&m, bad[i], out, false), 0);
+        assert_int_equal(child_wait(&m, budget_ms(5000), &status), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
+    }
 }
 
 /* What uvfio-migrate refuses, changing nothing. */
@@ -818,7 +918,11 @@ int main(int argc, char **argv)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_interrupted_migration,
                                         rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_destination_dies, rig_setup,
+                                        rig_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, rig_setup,
+                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_usage, rig_setup,
                                         rig_teardown),
     };
 
