@@ -14,7 +14,8 @@ trap cleanup EXIT
 awk '/^```c$/{f=1;next} /^```$/{if(f)exit} f' "$readme" > "$work/counter.c"
 [ -s "$work/counter.c" ] || { echo "FAIL: no C example found in $readme"; exit 1; }
 
-"$cc" -std=gnu11 -Wall -Wextra -Werror -I"$inc" "$work/counter.c" "$lib" \
+# shellcheck disable=SC2086 # EXTRA_CFLAGS is a list of flags
+"$cc" -std=gnu11 -Wall -Wextra -Werror ${EXTRA_CFLAGS:-} -I"$inc" "$work/counter.c" "$lib" \
     $(pkg-config --libs json-c) -pthread -o "$work/counter" \
     || { echo "FAIL: README example does not compile"; exit 1; }
 
