@@ -3,6 +3,7 @@
  * info/text.c - the device as lspci -vvv -nn would show it, followed by
  * what only VFIO knows: regions with their mmap areas, IRQ indexes.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,8 +279,10 @@ static void print_region(FILE *f, uint32_t index, const struct info_region *ir)
     print_flags(f, r->flags, info_region_flags);
     fprintf(f, "]\n");
     if (r->flags & UVFIO_REGION_FLAG_MMAP) {
+        /* A sparse capability with no areas: nothing may be mapped. */
         fprintf(f, "\t\tmmap: offset=%#" PRIx64 "%s\n", r->offset,
-                r->nr_sparse ? "" : " (whole region)");
+                r->nr_sparse ? "" :
+                r->sparse ? " (no area mappable)" : " (whole region)");
         for (uint32_t i = 0; i < r->nr_sparse; i++)
             fprintf(f, "\t\tsparse area %u: offset=%#" PRIx64 " size=%#" PRIx64 "\n",
                     i, r->sparse[i].offset, r->sparse[i].size);
@@ -293,6 +296,12 @@ static void print_region(FILE *f, uint32_t index, const struct info_region *ir)
 static void print_irq(FILE *f, uint32_t index, const struct info_irq *ii)
 {
     fprintf(f, "\t%u %s: ", index, info_irq_name(index));
+    /* vfio-pci refuses the ERR index of a conventional PCI function with
+     * EINVAL: that is "not present", not a failure of the device. */
+    if (ii->err == -EINVAL && index == UVFIO_PCI_ERR_IRQ_INDEX) {
+        fprintf(f, "not present (conventional PCI)\n");
+        return;
+    }
     if (ii->err) {
         fprintf(f, "<error: %s>\n", strerror(-ii->err));
         return;
