@@ -198,6 +198,34 @@ UVFIO_API int uvfio_dma_pin(struct uvfio_device *dev, uint64_t iova, size_t len,
 UVFIO_API void uvfio_dma_unpin(struct uvfio_device *dev,
                                struct uvfio_dma_pin *pin);
 
+/*
+ * (Added for robustness, docs/robustness.md.)  Guest memory that goes
+ * away: a client may DMA_MAP an fd it can still shrink (an unsealed memfd,
+ * a plain file), and touching a page past the file's new end raises
+ * SIGBUS.  Fds sealed against shrinking (F_SEAL_SHRINK, as QEMU's
+ * memory-backend-memfd and uvfio_guest_mem_create seal them) cannot, and
+ * are accessed with no check at all.  For the others:
+ *
+ *   GUARD (default): the core installs a process-wide SIGBUS handler when
+ *   the first such map arrives, chained to the handler that was there
+ *   before for every fault that is not in one of those maps.  A fault in
+ *   one replaces the lost pages with anonymous memory and marks the map
+ *   gone: uvfio_dma_read/write on it fail with -EFAULT from then on, and
+ *   a pin of it reads zeros and loses its writes instead of crashing.
+ *   If the program installs another SIGBUS handler later, the guard puts
+ *   itself back in front of it at the next such map, chained to it.
+ *
+ *   REQUIRE_SEAL: no handler; DMA_MAP of an unsealed fd fails with -EPERM.
+ *   The environment variable UVFIO_SIGBUS_GUARD=0 selects it too.
+ *
+ * Process-wide; choose before serving.  Returns 0 or -EINVAL.
+ */
+enum uvfio_guest_mem_policy {
+    UVFIO_GUEST_MEM_GUARD = 0,
+    UVFIO_GUEST_MEM_REQUIRE_SEAL = 1,
+};
+UVFIO_API int uvfio_set_guest_mem_policy(enum uvfio_guest_mem_policy p);
+
 /* ---- file descriptors a driver wants to watch -------------------------- */
 
 /*

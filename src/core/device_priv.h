@@ -63,6 +63,10 @@ struct uvfio_dma_table {
     struct uvfio_dma_map **maps;        /* sorted by IOVA, disjoint */
     size_t nr;
     size_t cap;
+    /* Of those, mmapped ones: this device's part of the process budget
+     * (guestmem.c). */
+    uint64_t host_maps;
+    uint64_t host_bytes;
 
     /* The client serving message-path DMA, and how many threads are
      * inside its dma_rw right now (detach waits for them). */

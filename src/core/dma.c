@@ -14,16 +14,19 @@
  * A map is reference counted: the table holds one reference and every pin
  * another, so a window unmapped while pinned leaves the table at once (no
  * new access finds it) but stays mmapped until the last unpin.
+ *
+ * The mmap itself, and surviving a client that shrinks the file behind a
+ * window afterwards, are guestmem.c's: a window whose memory went away is
+ * "gone", and every access to it is -EFAULT.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "device_priv.h"
+#include "guestmem.h"
 #include "internal.h"
 #include "util/log.h"
 
@@ -37,6 +40,8 @@ struct uvfio_dma_map {
     uint64_t last;              /* iova + size - 1: a map may end at 2^64 */
     uint32_t flags;             /* UVFIO_DMA_MAP_FLAG_* */
     void *host;                 /* NULL: reached by messages */
+    struct uvfio_guestmem mem;  /* the mapping behind host */
+    atomic_bool gone_told;      /* "memory went away" logged */
     atomic_uint refs;           /* the table's, plus one per pin */
 };
 
@@ -44,8 +49,10 @@ static void dma_map_put(struct uvfio_dma_map *m)
 {
     if (atomic_fetch_sub(&m->refs, 1) != 1)
         return;
-    if (m->host)
-        munmap(m->host, m->size);
+    if (m->host) {
+        uvfio_guestmem_unmap(&m->mem);
+        uvfio_guestmem_uncharge(m->size);
+    }
     free(m);
 }
 
@@ -69,6 +76,7 @@ int uvfio_dma_init(struct uvfio_device *dev)
         return -r;
     pthread_mutex_init(&t->client_lock, NULL);
     pthread_cond_init(&t->client_idle, NULL);
+    uvfio_guestmem_device_added();
     return 0;
 }
 
@@ -77,6 +85,7 @@ void uvfio_dma_fini(struct uvfio_device *dev)
     struct uvfio_dma_table *t = &dev->dma;
 
     uvfio_dma_drop_all(dev);
+    uvfio_guestmem_device_removed();
     pthread_cond_destroy(&t->client_idle);
     pthread_mutex_destroy(&t->client_lock);
     pthread_rwlock_destroy(&t->lock);
@@ -211,6 +220,16 @@ static int dma_insert(struct uvfio_dma_table *t, struct uvfio_dma_map *m)
     return 0;
 }
 
+/* Table lock held exclusive: m left the table. */
+static void dma_uncount(struct uvfio_dma_table *t,
+                        const struct uvfio_dma_map *m)
+{
+    if (!m->host)
+        return;
+    t->host_maps--;
+    t->host_bytes -= m->size;
+}
+
 /* Take the map that is exactly [iova, iova+size) out of the table. */
 static struct uvfio_dma_map *dma_take_exact(struct uvfio_dma_table *t,
                                             uint64_t iova, uint64_t size)
@@ -225,6 +244,7 @@ static struct uvfio_dma_map *dma_take_exact(struct uvfio_dma_table *t,
         memmove(&t->maps[i], &t->maps[i + 1],
                 (t->nr - i - 1) * sizeof(*t->maps));
         t->nr--;
+        dma_uncount(t, m);
     }
     pthread_rwlock_unlock(&t->lock);
     return m;
@@ -254,6 +274,7 @@ void uvfio_dma_drop_all(struct uvfio_device *dev)
     n = t->nr;
     t->maps = NULL;
     t->nr = t->cap = 0;
+    t->host_maps = t->host_bytes = 0;
     pthread_rwlock_unlock(&t->lock);
 
     for (i = 0; i < n; i++)
@@ -280,28 +301,24 @@ static int dma_check_map(const struct uvfio_wire_dma_map *req, int fd)
     return 0;
 }
 
-static int dma_mmap(struct uvfio_dma_map *m, int fd, uint64_t offset)
+/* Table lock held exclusive.  Within this device's share of the process
+ * budget (guestmem.c), so that no client can exhaust the mappings the
+ * whole process - other devices included - depends on. */
+static int dma_mmap(struct uvfio_dma_table *t, struct uvfio_dma_map *m,
+                    int fd, uint64_t offset)
 {
-    struct stat st;
-    int prot = 0;
-    void *p;
+    int r = uvfio_guestmem_charge(t->host_maps, t->host_bytes, m->size);
 
-    /* Touching a file mapping past the file's end raises SIGBUS: refuse a
-     * window the file cannot back (a client that shrinks the file later
-     * can still do it; the kernel pins pages, userspace cannot). */
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (S_ISREG(st.st_mode) && (offset > (uint64_t)st.st_size ||
-                                m->size > (uint64_t)st.st_size - offset))
-        return -EINVAL;
-    if (m->flags & UVFIO_DMA_MAP_FLAG_READ)
-        prot |= PROT_READ;
-    if (m->flags & UVFIO_DMA_MAP_FLAG_WRITE)
-        prot |= PROT_WRITE;
-    p = mmap(NULL, m->size, prot, MAP_SHARED, fd, (off_t)offset);
-    if (p == MAP_FAILED)
-        return -errno;
-    m->host = p;
+    if (r < 0)
+        return r;
+    r = uvfio_guestmem_map(&m->mem, fd, offset, m->size, m->flags);
+    if (r < 0) {
+        uvfio_guestmem_uncharge(m->size);
+        return r;
+    }
+    m->host = m->mem.host;
+    t->host_maps++;
+    t->host_bytes += m->size;
     return 0;
 }
 
@@ -320,11 +337,13 @@ static int dma_add(struct uvfio_device *dev, struct uvfio_dma_map *m, int fd,
     else if (t->nr >= max)
         r = -ENOSPC;
     if (!r && fd >= 0)
-        r = dma_mmap(m, fd, offset);
+        r = dma_mmap(t, m, fd, offset);
     if (!r) {
         r = dma_insert(t, m);
         if (r < 0 && m->host) {
-            munmap(m->host, m->size);
+            dma_uncount(t, m);
+            uvfio_guestmem_unmap(&m->mem);
+            uvfio_guestmem_uncharge(m->size);
             m->host = NULL;
         }
     }
@@ -440,25 +459,44 @@ static int dma_msg(struct uvfio_dma_table *t, uint64_t iova, void *buf,
     return r < 0 ? r : 0;
 }
 
-static int dma_seg_read(struct uvfio_device *dev,
-                        const struct uvfio_dma_map *m, uint64_t iova,
-                        void *buf, size_t len)
+/*
+ * The client shrank the file behind the window (guestmem.c repaired the
+ * fault): asked before a copy and again after it, since the copy itself
+ * may be what hit the hole - it then read zeros or wrote into nothing.
+ */
+static bool dma_gone(struct uvfio_device *dev, struct uvfio_dma_map *m)
+{
+    if (!uvfio_guestmem_gone(&m->mem))
+        return false;
+    if (!atomic_exchange(&m->gone_told, true))
+        uvfio_warn("%s: the client took away the memory behind DMA "
+                   "[%#llx, +%#llx) (shrank the file): its DMA fails with "
+                   "EFAULT", dev->name, (unsigned long long)m->iova,
+                   (unsigned long long)m->size);
+    return true;
+}
+
+static int dma_seg_read(struct uvfio_device *dev, struct uvfio_dma_map *m,
+                        uint64_t iova, void *buf, size_t len)
 {
     if (!m->host)
         return dma_msg(&dev->dma, iova, buf, len, false);
+    if (dma_gone(dev, m))
+        return -EFAULT;
     memcpy(buf, (uint8_t *)m->host + (iova - m->iova), len);
-    return 0;
+    return dma_gone(dev, m) ? -EFAULT : 0;
 }
 
 /* Every write into guest memory passes here: dirty tracking hooks in. */
-static int dma_seg_write(struct uvfio_device *dev,
-                         const struct uvfio_dma_map *m, uint64_t iova,
-                         const void *buf, size_t len)
+static int dma_seg_write(struct uvfio_device *dev, struct uvfio_dma_map *m,
+                         uint64_t iova, const void *buf, size_t len)
 {
     if (!m->host)
         return dma_msg(&dev->dma, iova, (void *)buf, len, true);
+    if (dma_gone(dev, m))
+        return -EFAULT;
     memcpy((uint8_t *)m->host + (iova - m->iova), buf, len);
-    return 0;
+    return dma_gone(dev, m) ? -EFAULT : 0;
 }
 
 /* For a non-empty access (len > 0). */
@@ -484,7 +522,7 @@ static int dma_access(struct uvfio_device *dev, uint64_t iova, void *buf,
 {
     uint32_t need = write ? UVFIO_DMA_MAP_FLAG_WRITE : UVFIO_DMA_MAP_FLAG_READ;
     struct uvfio_dma_table *t = &dev->dma;
-    const struct uvfio_dma_map *m;
+    struct uvfio_dma_map *m;
     uint8_t *p = buf;
     size_t seg;
     int r = 0;
@@ -560,7 +598,8 @@ int uvfio_dma_pin(struct uvfio_device *dev, uint64_t iova, size_t len,
     pthread_rwlock_rdlock(&t->lock);
     m = dma_lookup(t, iova);
     /* One fd-backed window: a message-path window has no address. */
-    if (!m || !m->host || !(m->flags & need) || len - 1 > m->last - iova) {
+    if (!m || !m->host || !(m->flags & need) || len - 1 > m->last - iova ||
+        dma_gone(dev, m)) {
         r = -EFAULT;
     } else {
         atomic_fetch_add(&m->refs, 1);
