@@ -29,6 +29,8 @@ struct options {
     bool verbose;
 };
 
+/* The per-client limits (--max-xfer=... etc., docs/robustness.md). */
+static struct uvfio_server_opts server_opts;
 static struct uvfio_server *volatile running_server;
 static volatile sig_atomic_t stop_requested;
 
@@ -47,6 +49,10 @@ static void usage(FILE *f)
         "                      file:PATH, pipe:PATH (PATH.in/PATH.out FIFOs)\n"
         "  -v, --verbose       log every protocol event (debug level)\n"
         "  -h, --help          this text\n"
+        "\n"
+        "Limits per client:\n");
+    fputs(uvfio_server_opts_help(), f);
+    fprintf(f,
         "\n"
         "Exit status: 0 after SIGTERM/SIGINT, 1 on a run-time error,\n"
         "2 on bad usage.\n");
@@ -193,14 +199,13 @@ static int serve(struct uvfio_server *srv, struct serial *s,
 
 static int run(const struct options *o)
 {
-    struct uvfio_server_opts so = {
-        .log_level = o->verbose ? UVFIO_LOG_DEBUG : UVFIO_LOG_WARN,
-    };
+    struct uvfio_server_opts so = server_opts;
     struct uvfio_server *srv;
     struct chardev *cd;
     struct serial *s;
     int ret;
 
+    so.log_level = o->verbose ? UVFIO_LOG_DEBUG : UVFIO_LOG_WARN;
     ret = open_chardev(o->chardev, &cd);
     if (ret)
         return ret;
@@ -225,8 +230,14 @@ static int run(const struct options *o)
 
 int main(int argc, char **argv)
 {
+    const char *bad = NULL;
     struct options o;
 
+    if (uvfio_server_opts_parse_args(&server_opts, &argc, argv, &bad)) {
+        fprintf(stderr, "uvfio-serial: bad value in '%s'\n", bad);
+        fprintf(stderr, "Try 'uvfio-serial --help'.\n");
+        return EXIT_USAGE;
+    }
     if (parse_args(argc, argv, &o)) {
         fprintf(stderr, "Try 'uvfio-serial --help'.\n");
         return EXIT_USAGE;

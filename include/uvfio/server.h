@@ -33,7 +33,34 @@ struct uvfio_server_opts {
     uint64_t max_queued_reply_bytes;/* per client, before it is dropped as
                                        not reading [max_data_xfer + 1 MiB] */
     int log_level;                  /* UVFIO_LOG_* (uvfio.h) [WARN] */
+    /* (Added for robustness, docs/robustness.md.)  How long a DMA_READ or
+     * DMA_WRITE to the client waits for its reply before failing with
+     * EIO [10000].  A driver that does message-path DMA inside a command
+     * handler holds the whole loop - every device of this server - for up
+     * to this long when its client does not answer. */
+    uint32_t dma_timeout_ms;
 };
+
+/*
+ * (Added for robustness.)  The limits above as command-line options, so
+ * every program spells them the same way:
+ *
+ *   --max-msg-fds=N  --max-xfer=SIZE  --max-dma-maps=N
+ *   --max-queued-bytes=SIZE  --dma-timeout-ms=N
+ *
+ * SIZE may end in K, M or G (powers of 1024).  parse_arg looks at one
+ * argument: 1 when it was one of these (stored in *opts), 0 when it is
+ * not, -EINVAL for a malformed value, -ERANGE for one out of bounds.
+ * parse_args takes those out of argv (argv[0] stays), shifting the rest
+ * down and updating *argc, and stops at the first bad one, pointing *bad
+ * at it.  help is the text describing them, for a program's --help.
+ */
+UVFIO_API int uvfio_server_opts_parse_arg(struct uvfio_server_opts *opts,
+                                          const char *arg);
+UVFIO_API int uvfio_server_opts_parse_args(struct uvfio_server_opts *opts,
+                                           int *argc, char **argv,
+                                           const char **bad);
+UVFIO_API const char *uvfio_server_opts_help(void);
 
 UVFIO_API int uvfio_server_create(const struct uvfio_server_opts *opts,
                                   struct uvfio_server **out);

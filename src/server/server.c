@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -84,6 +85,10 @@ static int resolve_opts(const struct uvfio_server_opts *in,
     if (!o->max_queued_reply_bytes)
         o->max_queued_reply_bytes = o->max_data_xfer_size +
                                     SRV_DEFAULT_QUEUE_SLACK;
+    if (!o->dma_timeout_ms)
+        o->dma_timeout_ms = SRV_DMA_TIMEOUT_MS;
+    if (o->dma_timeout_ms > INT_MAX)
+        return -EINVAL;
     if (o->max_msg_fds > UVFIO_MAX_FDS_LIMIT ||
         o->max_data_xfer_size > UVFIO_MAX_DATA_XFER_LIMIT)
         return -EINVAL;
@@ -126,6 +131,7 @@ UVFIO_API int uvfio_server_create(const struct uvfio_server_opts *opts,
     r = resolve_opts(opts, &srv->opts);
     if (r < 0)
         goto fail;
+    srv->dma_timeout_ms = (int)srv->opts.dma_timeout_ms;
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv->epfd < 0) {
         r = -errno;

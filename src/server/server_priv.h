@@ -9,6 +9,7 @@
  *   negotiate.c VERSION, the first message of every connection
  *   dispatch.c  one client command: proto checks, core handler, reply
  *   dmareq.c    server-initiated DMA_READ/DMA_WRITE (the core's dma_rw)
+ *   opts.c      the limits as command-line options
  *
  * Threads.  Everything runs on the thread that calls
  * uvfio_server_dispatch() (the "dispatch thread"), except
@@ -32,7 +33,8 @@
  * and as many bytes (at most SRV_DEFER_MAX_MSGS messages) of commands
  * parked while a DMA reply is awaited.  The one thing a client can make
  * the whole loop wait for is its answer to a DMA request issued on the
- * dispatch thread, bounded by SRV_DMA_TIMEOUT_MS.
+ * dispatch thread, bounded by opts.dma_timeout_ms (SRV_DMA_TIMEOUT_MS by
+ * default; docs/robustness.md measures it).
  */
 #ifndef UVFIO_SERVER_SERVER_PRIV_H
 #define UVFIO_SERVER_SERVER_PRIV_H
