@@ -50,6 +50,23 @@ static int group_teardown(void **state)
     return 0;
 }
 
+/* The probe of a test that failed half way, still running. */
+static struct iso_probe *unfinished;
+
+/* Stop it, and give the next test a fresh server, so that one failure
+ * does not make every later test fail too. */
+static int test_teardown(void **state)
+{
+    struct iso_stats st;
+
+    if (!unfinished)
+        return 0;
+    iso_probe_stop(unfinished, &st);
+    unfinished = NULL;
+    iso_server_stop(&srv);
+    return group_setup(state);
+}
+
 static int unsealed_memfd(size_t size)
 {
     int fd = memfd_create("unsealed-guest", MFD_CLOEXEC);
@@ -137,13 +154,15 @@ static void shrink_and_check(const char *what, int (*make)(size_t),
 {
     uint32_t rd = worker ? ISO_CMD_READ_BG : ISO_CMD_READ;
     uint32_t wr = worker ? ISO_CMD_WRITE_BG : ISO_CMD_WRITE;
+    /* Not on the stack: the probe thread outlives a test that fails. */
+    static struct iso_probe probe;
     struct uvfio_guest_mem fresh;
-    struct iso_probe probe;
     struct iso_stats st;
     struct uvfio_client *c;
     int fds0 = iso_server_fds(&srv), fd, round;
 
     iso_probe_start(&probe, &srv, 0);
+    unfinished = &probe;
     c = iso_client(&srv, 1);
     for (round = 0; round < 10; round++) {
         fd = make(WIN);
@@ -167,6 +186,7 @@ static void shrink_and_check(const char *what, int (*make)(size_t),
     uvfio_client_close(c);
     uvfio_guest_mem_destroy(&fresh);
 
+    unfinished = NULL;
     iso_probe_stop(&probe, &st);
     iso_probe_check(what, &st, &probe, 20, 100, 500);
     assert_int_equal(iso_server_fds_settle(&srv, fds0, 3000), fds0);
@@ -289,9 +309,10 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sealed_cannot_shrink),
-        cmocka_unit_test(test_unsealed_memfd_shrunk),
-        cmocka_unit_test(test_unsealed_memfd_shrunk_worker),
-        cmocka_unit_test(test_plain_file_shrunk),
+        cmocka_unit_test_teardown(test_unsealed_memfd_shrunk, test_teardown),
+        cmocka_unit_test_teardown(test_unsealed_memfd_shrunk_worker,
+                                  test_teardown),
+        cmocka_unit_test_teardown(test_plain_file_shrunk, test_teardown),
         cmocka_unit_test(test_partly_shrunk_window_dies_whole),
         cmocka_unit_test(test_client_unmaps_its_copy),
         cmocka_unit_test(test_require_seal_option),

@@ -62,18 +62,43 @@ struct scene {
     int fds0;
 };
 
-static void scene_begin(struct scene *sc, const char *what)
+/* Not on a test's stack: the probe thread outlives a test that fails. */
+static struct scene the_scene;
+/* The scene of the running test, until it ends well. */
+static struct scene *unfinished;
+
+/* A test that failed half way left its probe running and its bad client
+ * connected: stop the probe, and start the next test on a fresh server
+ * so that one failure does not make every later test fail too. */
+static int test_teardown(void **state)
 {
+    struct iso_stats st;
+
+    if (!unfinished)
+        return 0;
+    iso_probe_stop(&unfinished->probe, &st);
+    unfinished = NULL;
+    iso_server_stop(&srv);
+    return group_setup(state);
+}
+
+static struct scene *scene_begin(const char *what)
+{
+    struct scene *sc = &the_scene;
+
     sc->what = what;
     sc->fds0 = iso_server_fds(&srv);
     assert_true(sc->fds0 > 0);
     iso_probe_start(&sc->probe, &srv, 0);
+    unfinished = sc;
+    return sc;
 }
 
 /* The probe's verdict, then the server's fds: every one the bad client
  * cost it is closed once the client is gone. */
 static void scene_end(struct scene *sc, struct iso_stats *st)
 {
+    unfinished = NULL;
     iso_probe_stop(&sc->probe, st);
     assert_int_equal(iso_server_fds_settle(&srv, sc->fds0, 3000), sc->fds0);
 }
@@ -124,11 +149,11 @@ static void test_half_message(void **state)
     struct uvfio_wire_hdr h = { 7, UVFIO_CMD_REGION_READ, 32, 0, 0 };
     uint8_t msg[32], big[1024] = { 0 };
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int fd, i;
 
     (void)state;
-    scene_begin(&sc, "half a message");
+    sc = scene_begin("half a message");
     fd = bad_client(1);
     memcpy(msg, &h, sizeof(h));
     memcpy(msg + sizeof(h), &rw, sizeof(rw));
@@ -152,7 +177,7 @@ static void test_half_message(void **state)
     iso_sleep_ms(300);
     close(fd);
     assert_device_free(1);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- a flood of requests ------------------------------------------------ */
@@ -163,11 +188,11 @@ static void test_flood(void **state)
     enum { N = 20000 };
     struct uvfio_wire_region_rw rw = { 100, ISO_REGION_ID, 4 };
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int fd, i;
 
     (void)state;
-    scene_begin(&sc, "flood of 20000 requests");
+    sc = scene_begin("flood of 20000 requests");
     fd = bad_client(1);
     for (i = 0; i < N; i++)
         assert_int_equal(raw_send(fd, (uint16_t)i, UVFIO_CMD_REGION_READ, 0,
@@ -181,7 +206,7 @@ static void test_flood(void **state)
         uvfio_msg_free(&m);
     }
     close(fd);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- never reading the replies ------------------------------------------ */
@@ -192,11 +217,11 @@ static void test_never_reading(void **state)
 {
     struct uvfio_wire_region_rw rw = { 0, ISO_REGION_RAM, ISO_RAM_SIZE };
     long rss0 = iso_server_rss_kb(&srv), rss_max = 0, rss;
-    struct scene sc;
+    struct scene *sc;
     int fd, i, r = 0;
 
     (void)state;
-    scene_begin(&sc, "client never reading");
+    sc = scene_begin("client never reading");
     fd = bad_client(1);
     for (i = 0; i < 2000 && r == 0; i++) {
         r = raw_send(fd, (uint16_t)i, UVFIO_CMD_REGION_READ, 0, &rw,
@@ -212,7 +237,7 @@ static void test_never_reading(void **state)
     /* What it could pile up is bounded by the queue limit, 2 MiB here. */
     assert_true(rss_max - rss0 < 16 * 1024);
     assert_device_free(1);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- hundreds of fds ---------------------------------------------------- */
@@ -228,10 +253,10 @@ static void test_hundreds_of_fds(void **state)
     };
     struct uvfio_wire_region_rw rw = { 8, ISO_REGION_ID, 4 };
     int fds[NFD], fd, i, n, most = 0;
-    struct scene sc;
+    struct scene *sc;
 
     (void)state;
-    scene_begin(&sc, "250 fds per message");
+    sc = scene_begin("250 fds per message");
     fd = bad_client(1);
     for (i = 0; i < NFD; i++) {
         fds[i] = eventfd(0, EFD_CLOEXEC);
@@ -247,11 +272,11 @@ static void test_hundreds_of_fds(void **state)
     for (i = 0; i < NFD; i++)
         close(fds[i]);
     /* Our connection, plus what one message may carry, plus slack. */
-    assert_true(most <= sc.fds0 + 2 + 16 + 2);
+    assert_true(most <= sc->fds0 + 2 + 16 + 2);
     assert_int_equal(raw_call(fd, UVFIO_CMD_REGION_READ, &rw, sizeof(rw),
                               NULL, 0, NULL), 0);
     close(fd);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- oversize messages -------------------------------------------------- */
@@ -267,12 +292,12 @@ static void test_oversize(void **state)
     uint8_t *payload = calloc(1, big);
     struct uvfio_wire_region_rw small = { 8, ISO_REGION_ID, 4 };
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int fd, i;
 
     (void)state;
     assert_non_null(payload);
-    scene_begin(&sc, "oversize messages");
+    sc = scene_begin("oversize messages");
     fd = bad_client(1);
     memcpy(payload, &rw, sizeof(rw));
     for (i = 0; i < 8; i++) {
@@ -294,7 +319,7 @@ static void test_oversize(void **state)
     close(fd);
     free(payload);
     assert_device_free(1);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- garbage ------------------------------------------------------------ */
@@ -322,12 +347,12 @@ static void test_garbage_headers(void **state)
     };
     uint8_t noise[4096];
     uint32_t x = 0x12345678;
-    struct scene sc;
+    struct scene *sc;
     size_t i;
     int fd;
 
     (void)state;
-    scene_begin(&sc, "garbage headers");
+    sc = scene_begin("garbage headers");
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         send_garbage_expect_close(&bad[i], sizeof(bad[i]), false);
         send_garbage_expect_close(&bad[i], sizeof(bad[i]), true);
@@ -346,7 +371,7 @@ static void test_garbage_headers(void **state)
     iso_sleep_ms(100);
     close(fd);
     assert_device_free(1);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- a very slow reader ------------------------------------------------- */
@@ -391,11 +416,11 @@ static void test_slow_reader(void **state)
     int64_t end;
     struct uvfio_wire_hdr h;
     size_t got = 0;
-    struct scene sc;
+    struct scene *sc;
 
     (void)state;
     assert_non_null(all);
-    scene_begin(&sc, "reader taking 1 byte/ms");
+    sc = scene_begin("reader taking 1 byte/ms");
     fd = bad_client(1);
     fill_ram(fd, 0x5b);
     assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
@@ -424,7 +449,7 @@ static void test_slow_reader(void **state)
     }
     close(fd);
     free(all);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- connect and never VERSION ------------------------------------------ */
@@ -435,11 +460,11 @@ static void test_never_version(void **state)
 {
     struct uvfio_wire_version v = { 0, 2 };
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int idle, next;
 
     (void)state;
-    scene_begin(&sc, "connect, never VERSION");
+    sc = scene_begin("connect, never VERSION");
     idle = raw_connect(iso_path(&srv, 1));
     assert_true(idle >= 0);
     iso_sleep_ms(400);
@@ -453,7 +478,7 @@ static void test_never_version(void **state)
     assert_int_equal(m.hdr.flags & UVFIO_HDR_ERROR, 0);
     uvfio_msg_free(&m);
     close(next);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 /* ---- DMA requests nobody answers ---------------------------------------- */
@@ -512,12 +537,12 @@ static void test_dma_unanswered_on_dispatch_thread(void **state)
     unsigned int skipped = 0;
     struct iso_stats st;
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int64_t t0, took;
     int fd;
 
     (void)state;
-    scene_begin(&sc, "DMA unanswered, inline");
+    sc = scene_begin("DMA unanswered, inline");
     fd = dma_client();
     iso_sleep_ms(100);
     t0 = iso_now_us();
@@ -530,8 +555,8 @@ static void test_dma_unanswered_on_dispatch_thread(void **state)
     assert_int_equal(raw_status(fd), -EIO);
     iso_sleep_ms(200);
     close(fd);
-    scene_end(&sc, &st);
-    iso_probe_check(sc.what, &st, &sc.probe, MIN_SAMPLES, P99_MS,
+    scene_end(sc, &st);
+    iso_probe_check(sc->what, &st, &sc->probe, MIN_SAMPLES, P99_MS,
                     DMA_TIMEOUT_MS + MAX_MS);
     printf("  %-28s the handler waited %lld ms (timeout %d ms)\n", "",
            (long long)took, DMA_TIMEOUT_MS);
@@ -545,13 +570,13 @@ static void test_dma_unanswered_on_worker(void **state)
 {
     unsigned int skipped = 0;
     struct uvfio_msg m;
-    struct scene sc;
+    struct scene *sc;
     int64_t end;
     int32_t status;
     int fd;
 
     (void)state;
-    scene_begin(&sc, "DMA unanswered, worker");
+    sc = scene_begin("DMA unanswered, worker");
     fd = dma_client();
     program_engine(fd, 60, ISO_CMD_READ_BG);
     assert_int_equal(raw_wait_reply(fd, 60, &m, 2000, &skipped), 0);
@@ -561,22 +586,24 @@ static void test_dma_unanswered_on_worker(void **state)
         iso_sleep_ms(10);
     assert_int_equal(status, -EIO);
     close(fd);
-    scene_end_bounded(&sc);
+    scene_end_bounded(sc);
 }
 
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_half_message),
-        cmocka_unit_test(test_flood),
-        cmocka_unit_test(test_never_reading),
-        cmocka_unit_test(test_hundreds_of_fds),
-        cmocka_unit_test(test_oversize),
-        cmocka_unit_test(test_garbage_headers),
-        cmocka_unit_test(test_slow_reader),
-        cmocka_unit_test(test_never_version),
-        cmocka_unit_test(test_dma_unanswered_on_dispatch_thread),
-        cmocka_unit_test(test_dma_unanswered_on_worker),
+#define T(f) cmocka_unit_test_teardown(f, test_teardown)
+        T(test_half_message),
+        T(test_flood),
+        T(test_never_reading),
+        T(test_hundreds_of_fds),
+        T(test_oversize),
+        T(test_garbage_headers),
+        T(test_slow_reader),
+        T(test_never_version),
+        T(test_dma_unanswered_on_dispatch_thread),
+        T(test_dma_unanswered_on_worker),
+#undef T
     };
 
     if (argc != 2) {
