@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# make check: every test in a plain build and in an ASan+UBSan build, the
-# integration suite once more under valgrind, the guest boot test once.
+# make check: every test in a plain build and in an ASan+UBSan build, each
+# fuzz target for a short bounded time, the integration suite once more
+# under valgrind, the guest boot test once.
 # Ends with the line "N passed, N failed" summed over all runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
+FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
 logs=()
 status=0
 
@@ -32,6 +34,11 @@ CC=clang setup "$ASAN_BUILD" -Db_sanitize=address,undefined -Db_lundef=false \
     || { echo "0 passed, 1 failed"; exit 1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run "$ASAN_BUILD" asan --no-suite qemu --no-suite valgrind
+
+# Each libFuzzer target briefly (make fuzz runs them longer): a crash on
+# the corpus, a regression input or a new input fails its test.
+FUZZ_BUILD=$FUZZ_BUILD scripts/fuzz.sh --build || { echo "0 passed, 1 failed"; exit 1; }
+FUZZ_SECONDS=${FUZZ_CHECK_SECONDS:-15} run "$FUZZ_BUILD" fuzz --suite fuzz --no-rebuild
 
 run "$BUILD" valgrind --suite valgrind
 run "$BUILD" qemu --suite qemu
