@@ -4,10 +4,11 @@
  *
  * Shaped like the kernel's vfio_device_ops: a driver describes its device
  * (regions, IRQ indexes, optional PCI config space via uvfio/pci.h,
- * optional migration and DMA-logging ops via uvfio/migration.h) and fills in
- * an ops table.  The core owns every piece of ABI plumbing - argsz rules,
- * capability chains, SET_IRQS validation, the DMA table, feature dispatch,
- * the migration state machine - so a driver supplies only content.
+ * optional migration ops via uvfio/migration.h and DMA-logging ops via
+ * uvfio/dirty.h) and fills in an ops table.  The core owns every piece of
+ * ABI plumbing - argsz rules, capability chains, SET_IRQS validation, the
+ * DMA table, feature dispatch, the migration state machine - so a driver
+ * supplies only content.
  *
  * Threading: every callback runs on the thread that dispatches the server
  * (see uvfio/server.h).  The DMA and IRQ functions below may be called from
@@ -33,7 +34,7 @@ extern "C" {
 
 struct uvfio_device;
 struct uvfio_migration_ops;   /* uvfio/migration.h */
-struct uvfio_log_ops;         /* uvfio/migration.h */
+struct uvfio_log_ops;         /* uvfio/dirty.h */
 
 struct uvfio_device_ops {
     const char *name;

@@ -10,6 +10,7 @@
 #include <uvfio/device.h>
 #include <uvfio/pci.h>
 #include <uvfio/migration.h>
+#include <uvfio/dirty.h>
 #include <uvfio/server.h>
 #include <uvfio/client.h>
 

@@ -15,6 +15,7 @@
 
 #include "device_priv.h"
 #include "internal.h"
+#include "dirty_core.h"
 #include "mig_core.h"
 #include "pci/pci_core.h"
 #include "util/log.h"
@@ -81,14 +82,19 @@ int uvfio_device_create(const struct uvfio_device_config *cfg,
     r = uvfio_devset_join(dev);
     if (r < 0)
         goto err_dma;
+    r = uvfio_dirty_init(dev);
+    if (r < 0)
+        goto err_devset;
     /* Last: migration may look at everything above through internal.h. */
     r = uvfio_mig_init(dev);
     if (r < 0)
-        goto err_devset;
+        goto err_dirty;
 
     *out = dev;
     return 0;
 
+err_dirty:
+    uvfio_dirty_destroy(dev);
 err_devset:
     uvfio_devset_leave(dev);
 err_dma:
@@ -116,6 +122,7 @@ void uvfio_device_destroy(struct uvfio_device *dev)
         uvfio_core_detach(dev);
     }
     uvfio_mig_destroy(dev);
+    uvfio_dirty_destroy(dev);
     if (dev->pci)
         uvfio_pci_free(dev->pci);
     dev->pci = NULL;
@@ -188,6 +195,8 @@ void uvfio_core_detach(struct uvfio_device *dev)
     /* Streams first: their reads and writes must fail from now on. */
     uvfio_mig_on_detach(dev);
     uvfio_dma_drop_all(dev);
+    /* Logging belongs to the client that started it. */
+    uvfio_dirty_on_detach(dev);
     uvfio_dma_clear_client(dev);
     uvfio_irqs_drop_all(dev);
     if (ops->close_device)

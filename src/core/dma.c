@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "device_priv.h"
+#include "dirty_core.h"
 #include "guestmem.h"
 #include "internal.h"
 #include "util/log.h"
@@ -282,6 +283,32 @@ void uvfio_dma_drop_all(struct uvfio_device *dev)
     free(maps);
 }
 
+/* ---- the table for dirty logging (internal.h) -------------------------- */
+
+void uvfio_dma_table_lock(struct uvfio_device *dev, bool exclusive)
+{
+    if (exclusive)
+        pthread_rwlock_wrlock(&dev->dma.lock);
+    else
+        pthread_rwlock_rdlock(&dev->dma.lock);
+}
+
+void uvfio_dma_table_unlock(struct uvfio_device *dev)
+{
+    pthread_rwlock_unlock(&dev->dma.lock);
+}
+
+void uvfio_dma_table_walk(struct uvfio_device *dev,
+                          void (*fn)(void *opaque, uint64_t iova,
+                                     uint64_t last),
+                          void *opaque)
+{
+    size_t i;
+
+    for (i = 0; i < dev->dma.nr; i++)
+        fn(opaque, dev->dma.maps[i]->iova, dev->dma.maps[i]->last);
+}
+
 /* ---- DMA_MAP / DMA_UNMAP ----------------------------------------------- */
 
 static int dma_check_map(const struct uvfio_wire_dma_map *req, int fd)
@@ -347,6 +374,10 @@ static int dma_add(struct uvfio_device *dev, struct uvfio_dma_map *m, int fd,
             m->host = NULL;
         }
     }
+    /* A client logging everything has this window logged from its first
+     * write on. */
+    if (!r)
+        uvfio_dirty_map_added(dev, m->iova, m->last);
     pthread_rwlock_unlock(&t->lock);
     return r;
 }
@@ -390,23 +421,25 @@ int uvfio_core_dma_unmap(struct uvfio_device *dev,
                          struct uvfio_buf *rep)
 {
     struct uvfio_dma_map *m;
+    size_t extra = 0;
     int r;
 
-    (void)trailer;
-    (void)trailer_len;
     if (req->argsz < sizeof(*req) || (req->flags & ~DMA_UNMAP_KNOWN))
         return -EINVAL;
     if ((req->flags & UVFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) &&
         (req->flags & UVFIO_DMA_UNMAP_FLAG_ALL))
         return -EINVAL;
-    /* The legacy dirty bitmap on unmap arrives with dirty tracking, the
-     * next piece of work; until then it is refused, not faked. */
-    if (req->flags & UVFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)
-        return -ENOTSUP;
     if ((req->flags & UVFIO_DMA_UNMAP_FLAG_ALL) && (req->addr || req->size))
         return -EINVAL;
+    /* The legacy dirty bitmap (core/dirty.c) is checked before anything
+     * is unmapped, and read once the window is gone. */
+    if (req->flags & UVFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+        r = uvfio_dirty_unmap_prepare(dev, req, trailer, trailer_len, &extra);
+        if (r < 0)
+            return r;
+    }
     /* Room for the reply first: once unmapped, the answer must go out. */
-    r = uvfio_buf_reserve(rep, sizeof(*req));
+    r = uvfio_buf_reserve(rep, sizeof(*req) + extra);
     if (r < 0)
         return r;
 
@@ -419,7 +452,10 @@ int uvfio_core_dma_unmap(struct uvfio_device *dev,
             return -EINVAL;
         dma_retire(dev, m);
     }
-    return uvfio_buf_append(rep, req, sizeof(*req));
+    r = uvfio_buf_append(rep, req, sizeof(*req));
+    if (!r && extra)
+        r = uvfio_dirty_unmap_bitmap(dev, req, trailer, rep);
+    return r;
 }
 
 /* ---- guest memory access ----------------------------------------------- */
@@ -537,9 +573,11 @@ static int dma_access(struct uvfio_device *dev, uint64_t iova, void *buf,
             break;
         }
         seg = m->last - iova + 1 < len ? m->last - iova + 1 : len;
-        if (write)
+        if (write) {
             r = dma_seg_write(dev, m, iova, p, seg);
-        else
+            /* Even a failed write may have landed in part. */
+            uvfio_dirty_mark(dev, iova, seg);
+        } else
             r = dma_seg_read(dev, m, iova, p, seg);
         iova += seg;
         p += seg;
@@ -613,13 +651,17 @@ int uvfio_dma_pin(struct uvfio_device *dev, uint64_t iova, size_t len,
     return r;
 }
 
-/* A writable pin's range will be reported dirty here once dirty tracking
- * lands, alongside the dma_seg_write hook. */
+/* A writable pin's range is dirty once released, as the kernel's pinning
+ * reports it: the driver may have written any of it meanwhile. */
 void uvfio_dma_unpin(struct uvfio_device *dev, struct uvfio_dma_pin *pin)
 {
-    (void)dev;
     if (!pin || !pin->priv_)
         return;
+    if (dev && pin->write) {
+        pthread_rwlock_rdlock(&dev->dma.lock);
+        uvfio_dirty_mark(dev, pin->iova, pin->len);
+        pthread_rwlock_unlock(&dev->dma.lock);
+    }
     dma_map_put(pin->priv_);
     memset(pin, 0, sizeof(*pin));
 }

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "dirty_core.h"
 #include "internal.h"
 #include "mig.h"
 #include "proto/version.h"
@@ -252,13 +253,11 @@ int uvfio_core_feature(struct uvfio_device *dev, uint32_t argsz,
         !(flags & UVFIO_FEATURE_PROBE))
         return -EINVAL;
 
-    /* DMA logging (6/7/8) belongs to the dirty-tracking work, which will
-     * answer them here; until then a device has no logging, and the
-     * kernel's answer for that is ENOTTY, PROBE included. */
+    /* DMA logging (6/7/8) is core/dirty.c's, for every device. */
     if (index == UVFIO_FEATURE_DMA_LOGGING_START ||
         index == UVFIO_FEATURE_DMA_LOGGING_STOP ||
         index == UVFIO_FEATURE_DMA_LOGGING_REPORT)
-        return -ENOTTY;
+        return uvfio_dirty_feature(dev, argsz, flags, payload, len, rep);
 
     f = feature_find(dev, index);
     if (f)

@@ -30,6 +30,19 @@ void uvfio_device_set_mig(struct uvfio_device *dev, void *mig);
 void *uvfio_device_log(const struct uvfio_device *dev);
 void uvfio_device_set_log(struct uvfio_device *dev, void *log);
 
+/*
+ * (Added by dirty logging.)  The DMA table's lock: held shared around every
+ * write into guest memory, exclusive while the table changes.  State that
+ * DMA writers read - the dirty tracker - changes only with it exclusive.
+ */
+void uvfio_dma_table_lock(struct uvfio_device *dev, bool exclusive);
+void uvfio_dma_table_unlock(struct uvfio_device *dev);
+/* Lock held: fn for every map, in IOVA order, [iova, last] inclusive. */
+void uvfio_dma_table_walk(struct uvfio_device *dev,
+                          void (*fn)(void *opaque, uint64_t iova,
+                                     uint64_t last),
+                          void *opaque);
+
 /* The attached client, NULL when none. */
 const struct uvfio_core_client *uvfio_device_client(const struct uvfio_device *dev);
 
