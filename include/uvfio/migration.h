@@ -193,6 +193,110 @@ UVFIO_API void uvfio_mig_image_clear(struct uvfio_mig_image *img);
  * (0 to start). */
 UVFIO_API uint32_t uvfio_crc32(uint32_t crc, const void *buf, size_t len);
 
+/* ---- optional helper: a stream of framed records ------------------------ */
+
+/*
+ * Added for the "records" helper (docs/migration.md, "A stream of
+ * records"): the record stream that uvfio-serial and uvfio-edu both
+ * implemented, once, in the core.  The driver says what its records hold;
+ * the helper runs the streams.
+ *
+ * A stream is [CONFIG STATE*] FINAL, each record one uvfio_mig_image with
+ * the driver's magic and version:
+ *   CONFIG  cut on RUNNING(_P2P)->PRE_COPY(_P2P): the initial precopy data,
+ *           so a destination that cannot take the device says so early;
+ *   STATE   the device's dynamic state, handed out in PRE_COPY whenever it
+ *           differs from the last STATE handed out: the dirty data;
+ *   FINAL   cut on entering STOP_COPY, once the device is quiet: the only
+ *           record applied.  A record half read when STOP_COPY comes is
+ *           finished first, since the client already has part of it.
+ * The destination judges every record as soon as it is complete (frame,
+ * CRC, the driver's check, then the order: CONFIG only first, STATE only
+ * after CONFIG, nothing after FINAL), keeps FINAL, and on RESUMING->STOP
+ * applies it whole or refuses without calling the driver.
+ */
+enum uvfio_mig_rec_kind {
+    UVFIO_MIG_REC_CONFIG = 1,
+    UVFIO_MIG_REC_STATE = 2,
+    UVFIO_MIG_REC_FINAL = 3,
+};
+
+struct uvfio_mig_records_ops {
+    uint64_t magic;             /* of every record's image */
+    uint32_t version;           /* written; older ones are accepted */
+    /*
+     * false: the first STATE of a precopy stream always follows CONFIG.
+     * true: CONFIG counts as a STATE cut at the same moment, so a STATE
+     * follows only once the device changed since.
+     */
+    bool state_since_config;
+
+    /* Payload bytes of this device's FINAL record: the largest record
+     * accepted and what MIG_DATA_SIZE announces.  Required. */
+    size_t (*final_len)(struct uvfio_device *dev);
+    /* The payload of a record of `kind` describing the device now, in a
+     * malloc'd buffer that becomes the helper's.  Required. */
+    int (*build)(struct uvfio_device *dev, enum uvfio_mig_rec_kind kind,
+                 void **payload, size_t *len);
+    /* Judge a received payload whole (layout, sizes, legal values), say
+     * which kind it is, and change nothing: 0 or -errno.  Required. */
+    int (*check)(struct uvfio_device *dev, const void *payload, size_t len,
+                 enum uvfio_mig_rec_kind *kind);
+    /* Install a FINAL payload check() accepted, all or nothing: on error
+     * the device must be as it was.  Required. */
+    int (*apply)(struct uvfio_device *dev, const void *payload, size_t len);
+};
+
+/* Zero it, or uvfio_mig_records_init(); the fields are the helper's own. */
+struct uvfio_mig_records {
+    const struct uvfio_mig_records_ops *ops_;
+    /* saving */
+    struct uvfio_mig_image out_;        /* the record being read */
+    struct uvfio_mig_image next_;       /* FINAL, behind a half-read one */
+    uint8_t *sent_;                     /* the last STATE handed out */
+    size_t sent_len_;
+    bool out_initial_;                  /* out_ is CONFIG */
+    bool precopy_;                      /* STATE records may follow */
+    /* resuming */
+    struct uvfio_mig_image in_;         /* the record being received */
+    bool in_active_;
+    bool in_config_seen_;
+    unsigned int in_records_;
+    uint8_t *final_;                    /* FINAL's payload, checked */
+    size_t final_len_;
+};
+
+UVFIO_API void uvfio_mig_records_init(struct uvfio_mig_records *r,
+                                      const struct uvfio_mig_records_ops *ops);
+/*
+ * The stream side of one primitive arc, for the driver's ops->arc: opens,
+ * continues or ends the streams as the arc says, and on RESUMING->STOP
+ * applies FINAL (-EINVAL, device untouched, when the stream was not whole).
+ * Quiesce the device before an arc into STOP_COPY: FINAL is cut here.
+ */
+UVFIO_API int uvfio_mig_records_arc(struct uvfio_mig_records *r,
+                                    struct uvfio_device *dev,
+                                    enum uvfio_mig_state from,
+                                    enum uvfio_mig_state to);
+/* For ops->save_read, ops->precopy_info, ops->get_data_size and
+ * ops->resume_write. */
+UVFIO_API ssize_t uvfio_mig_records_save_read(struct uvfio_mig_records *r,
+                                              struct uvfio_device *dev,
+                                              void *buf, size_t len);
+UVFIO_API int uvfio_mig_records_precopy_info(struct uvfio_mig_records *r,
+                                             struct uvfio_device *dev,
+                                             uint64_t *initial_bytes,
+                                             uint64_t *dirty_bytes);
+UVFIO_API int uvfio_mig_records_data_size(struct uvfio_mig_records *r,
+                                          struct uvfio_device *dev,
+                                          uint64_t *stop_copy_length);
+UVFIO_API int uvfio_mig_records_resume_write(struct uvfio_mig_records *r,
+                                             struct uvfio_device *dev,
+                                             const void *buf, size_t len);
+/* Drop both streams (ops->stream_abort, ops->reset, the device's end);
+ * safe on a zeroed or already cleared helper.  ops_ stays. */
+UVFIO_API void uvfio_mig_records_clear(struct uvfio_mig_records *r);
+
 /* ---- VMM side ---------------------------------------------------------- */
 
 struct uvfio_client;
