@@ -185,6 +185,7 @@ int edu_create(const struct edu_opts *o, struct edu **out)
         return -ENOMEM;
     e->dma_mask = o->dma_mask ? o->dma_mask : EDU_DEFAULT_DMA_MASK;
     e->verbose = o->verbose;
+    edu_mig_init(&e->mig);
     ret = edu_device_setup(e);
     if (ret)
         goto fail;

@@ -17,25 +17,12 @@
 
 extern const struct uvfio_migration_ops edu_mig_ops;
 
-/* Fields are migration.c's own. */
+/* The record stream is the core's helper; state.h says what it carries. */
 struct edu_mig {
-    /* saving */
-    struct uvfio_mig_image out;         /* the record being read */
-    struct uvfio_mig_image out_next;    /* FINAL, behind a half-read one */
-    bool out_initial;           /* `out` is the CONFIG record */
-    bool precopy;               /* STATE records are being produced */
-    uint8_t *sent;              /* the STATE the client has, or would have */
-    size_t sent_len;
-
-    /* resuming */
-    struct uvfio_mig_image in;          /* the record being received */
-    bool in_active;
-    unsigned int in_records;
-    bool in_config_seen;
-    uint8_t *final;             /* the FINAL payload, checked */
-    size_t final_len;
+    struct uvfio_mig_records rec;
 };
 
+void edu_mig_init(struct edu_mig *m);
 void edu_mig_clear(struct edu_mig *m);
 
 #endif /* UVFIO_EDU_MIGRATION_H */
