@@ -3,9 +3,11 @@
  * serial/migration.c - uvfio-serial's live migration: STOP_COPY, P2P and
  * PRE_COPY.
  *
- * The stream is a sequence of records, each one framed image of the core's
- * helper (magic, version, length, CRC-32), whose payload starts with a
- * small record header naming its kind:
+ * The stream is a sequence of records run by the core's record helper
+ * (uvfio_mig_records: each record one framed image with magic, version,
+ * length and CRC-32, cut, handed out, received, ordered and applied by the
+ * helper).  This file says what a record holds - a payload opening with a
+ * small record header naming its kind - and keeps the line:
  *
  *   CONFIG  the registers that define the line (LCR, divisor, IER, FCR,
  *           MCR, SCR): the initial precopy data, read while the guest
@@ -54,26 +56,10 @@
                          sizeof(struct serial_rec_config))
 #define REC_STATE_LEN   (sizeof(struct serial_rec_hdr) + \
                          sizeof(struct uart_state))
-#define REC_HDR(k)      { .kind = (k), .uart_version = UART_STATE_VERSION }
 
 static struct serial_mig *mig_of(struct uvfio_device *dev)
 {
     return serial_mig(uvfio_device_priv(dev));
-}
-
-void serial_mig_init(struct serial_mig *m, struct serial *s, struct uart *u,
-                     void (*resync)(struct serial *s))
-{
-    memset(m, 0, sizeof(*m));
-    m->serial = s;
-    m->uart = u;
-    m->resync = resync;
-    m->line_open = true;
-}
-
-bool serial_mig_line_open(const struct serial_mig *m)
-{
-    return m->line_open;
 }
 
 /* ---- the line ------------------------------------------------------------ */
@@ -117,175 +103,92 @@ static void line_enter(struct serial_mig *m, enum uvfio_mig_state s)
     m->resync(m->serial);
 }
 
-/* ---- saving -------------------------------------------------------------- */
+/* ---- the records: what they hold ----------------------------------------- */
 
-static int save_config(struct serial_mig *m)
+static void *rec_new(uint8_t kind, size_t len, uint32_t pci_len)
 {
-    const struct uart_state *st = &m->uart->st;
-    struct {
-        struct serial_rec_hdr h;
-        struct serial_rec_config c;
-    } __attribute__((packed)) rec = {
-        .h = REC_HDR(SERIAL_REC_CONFIG),
-        .c = { .lcr = st->lcr, .dll = st->dll, .dlm = st->dlm,
-               .ier = st->ier, .fcr = st->fcr, .mcr = st->mcr,
-               .scr = st->scr },
+    struct serial_rec_hdr h = {
+        .kind = kind, .uart_version = UART_STATE_VERSION, .pci_len = pci_len,
     };
+    uint8_t *p = malloc(len);
 
-    return uvfio_mig_image_save(&m->out, SERIAL_MIG_MAGIC, SERIAL_MIG_VERSION,
-                                &rec, sizeof(rec));
+    if (p)
+        memcpy(p, &h, sizeof(h));
+    return p;
 }
 
-static int save_state(struct serial_mig *m)
+static int build_config(const struct uart_state *st, void **out, size_t *len)
 {
-    struct {
-        struct serial_rec_hdr h;
-        struct uart_state st;
-    } __attribute__((packed)) rec = {
-        .h = REC_HDR(SERIAL_REC_STATE),
-        .st = m->uart->st,
+    struct serial_rec_config c = {
+        .lcr = st->lcr, .dll = st->dll, .dlm = st->dlm, .ier = st->ier,
+        .fcr = st->fcr, .mcr = st->mcr, .scr = st->scr,
     };
+    uint8_t *p = rec_new(SERIAL_REC_CONFIG, REC_CONFIG_LEN, 0);
 
-    m->sent = m->uart->st;
-    return uvfio_mig_image_save(&m->out, SERIAL_MIG_MAGIC, SERIAL_MIG_VERSION,
-                                &rec, sizeof(rec));
+    if (!p)
+        return -ENOMEM;
+    memcpy(p + sizeof(struct serial_rec_hdr), &c, sizeof(c));
+    *out = p;
+    *len = REC_CONFIG_LEN;
+    return 0;
 }
 
-static size_t final_len(struct uvfio_device *dev)
+static int build_state(const struct uart_state *st, void **out, size_t *len)
+{
+    uint8_t *p = rec_new(SERIAL_REC_STATE, REC_STATE_LEN, 0);
+
+    if (!p)
+        return -ENOMEM;
+    memcpy(p + sizeof(struct serial_rec_hdr), st, sizeof(*st));
+    *out = p;
+    *len = REC_STATE_LEN;
+    return 0;
+}
+
+static size_t serial_final_len(struct uvfio_device *dev)
 {
     return REC_STATE_LEN + uvfio_pci_state_size(uvfio_pci_of(dev));
 }
 
-/* The FINAL record into `img`. */
-static int save_final(struct uvfio_device *dev, struct serial_mig *m,
-                      struct uvfio_mig_image *img)
+/* uart_state and the PCI model's blob, cut while the device is stopped. */
+static int build_final(struct uvfio_device *dev, const struct uart_state *st,
+                       void **out, size_t *len)
 {
     struct uvfio_pci *pci = uvfio_pci_of(dev);
-    size_t pci_len = uvfio_pci_state_size(pci), len = final_len(dev);
-    struct serial_rec_hdr h = {
-        .kind = SERIAL_REC_FINAL, .uart_version = UART_STATE_VERSION,
-        .pci_len = (uint32_t)pci_len,
-    };
-    uint8_t *buf = malloc(len);
-    ssize_t n;
-    int ret;
+    size_t pci_len = uvfio_pci_state_size(pci), n = serial_final_len(dev);
+    uint8_t *p = rec_new(SERIAL_REC_FINAL, n, (uint32_t)pci_len);
+    ssize_t got;
 
-    if (!buf)
+    if (!p)
         return -ENOMEM;
-    memcpy(buf, &h, sizeof(h));
-    memcpy(buf + sizeof(h), &m->uart->st, sizeof(m->uart->st));
-    n = uvfio_pci_save_state(pci, buf + REC_STATE_LEN, pci_len);
-    if (n < 0 || (size_t)n != pci_len)
-        ret = n < 0 ? (int)n : -EIO;
-    else
-        ret = uvfio_mig_image_save(img, SERIAL_MIG_MAGIC, SERIAL_MIG_VERSION,
-                                   buf, len);
-    free(buf);
-    return ret;
-}
-
-static void saving_drop(struct serial_mig *m)
-{
-    uvfio_mig_image_clear(&m->out);
-    uvfio_mig_image_clear(&m->out_next);
-    m->out_initial = false;
-    m->precopy = false;
-}
-
-static int precopy_start(struct serial_mig *m)
-{
-    int ret;
-
-    saving_drop(m);
-    ret = save_config(m);
-    if (ret)
-        return ret;
-    /* dirty is measured against the state the initial data was cut from */
-    m->sent = m->uart->st;
-    m->out_initial = true;
-    m->precopy = true;
-    return 0;
-}
-
-/* Into STOP_COPY: the final record follows whatever record is half read,
- * since the stream cannot drop bytes it has started to hand out. */
-static int final_start(struct uvfio_device *dev, struct serial_mig *m)
-{
-    struct uvfio_mig_image *img = &m->out;
-    int ret;
-
-    if (uvfio_mig_image_remaining(&m->out))
-        img = &m->out_next;
-    ret = save_final(dev, m, img);
-    if (ret)
-        return ret;
-    if (img == &m->out)
-        m->out_initial = false;
-    m->precopy = false;
-    return 0;
-}
-
-static bool state_dirty(const struct serial_mig *m)
-{
-    return memcmp(&m->sent, &m->uart->st, sizeof(m->sent)) != 0;
-}
-
-/* `out` is used up: what goes next, if anything. */
-static int saving_next(struct serial_mig *m)
-{
-    m->out_initial = false;
-    if (m->out_next.buf_) {
-        uvfio_mig_image_clear(&m->out);
-        m->out = m->out_next;
-        memset(&m->out_next, 0, sizeof(m->out_next));
-        return 0;
+    memcpy(p + sizeof(struct serial_rec_hdr), st, sizeof(*st));
+    got = uvfio_pci_save_state(pci, p + REC_STATE_LEN, pci_len);
+    if (got < 0 || (size_t)got != pci_len) {
+        free(p);
+        return got < 0 ? (int)got : -EIO;
     }
-    if (m->precopy && state_dirty(m))
-        return save_state(m);
-    return 0;
-}
-
-static ssize_t serial_save_read(struct uvfio_device *dev, void *buf,
-                                size_t len)
-{
-    struct serial_mig *m = mig_of(dev);
-    int ret;
-
-    if (!uvfio_mig_image_remaining(&m->out)) {
-        ret = saving_next(m);
-        if (ret)
-            return ret;
-    }
-    return uvfio_mig_image_read(&m->out, buf, len);
-}
-
-static int serial_precopy_info(struct uvfio_device *dev,
-                               uint64_t *initial_bytes, uint64_t *dirty_bytes)
-{
-    struct serial_mig *m = mig_of(dev);
-    size_t left = uvfio_mig_image_remaining(&m->out);
-
-    *initial_bytes = m->out_initial ? left : 0;
-    *dirty_bytes = m->out_initial ? 0 : left;
-    if (state_dirty(m))
-        *dirty_bytes += uvfio_mig_image_size(REC_STATE_LEN);
-    return 0;
-}
-
-static int serial_data_size(struct uvfio_device *dev, uint64_t *len)
-{
-    struct serial_mig *m = mig_of(dev);
-    uint64_t n = uvfio_mig_image_remaining(&m->out);
-
-    if (m->out_next.buf_)
-        n += uvfio_mig_image_remaining(&m->out_next);
-    else if (uvfio_mig_state(dev) != UVFIO_MIG_STATE_STOP_COPY)
-        n += uvfio_mig_image_size(final_len(dev));
+    *out = p;
     *len = n;
     return 0;
 }
 
-/* ---- resuming ------------------------------------------------------------ */
+static int serial_build(struct uvfio_device *dev, enum uvfio_mig_rec_kind kind,
+                        void **payload, size_t *len)
+{
+    const struct uart_state *st = &mig_of(dev)->uart->st;
+
+    switch (kind) {
+    case UVFIO_MIG_REC_CONFIG:
+        return build_config(st, payload, len);
+    case UVFIO_MIG_REC_STATE:
+        return build_state(st, payload, len);
+    case UVFIO_MIG_REC_FINAL:
+        return build_final(dev, st, payload, len);
+    }
+    return -EINVAL;
+}
+
+/* ---- the records: judging a received one --------------------------------- */
 
 static size_t scratch_tx(void *opaque, const uint8_t *buf, size_t len)
 {
@@ -354,132 +257,39 @@ static int check_state(const uint8_t *p, size_t len, size_t want)
     return uart_state_legal(&st) ? 0 : -EINVAL;
 }
 
-/* The stream grammar: CONFIG only first, STATE only after CONFIG,
- * FINAL once (nothing may follow it: see resume_write). */
-static int check_order(const struct serial_mig *m, uint8_t kind)
-{
-    switch (kind) {
-    case SERIAL_REC_CONFIG:
-        return m->in_records == 0 ? 0 : -EINVAL;
-    case SERIAL_REC_STATE:
-        return m->in_config_seen ? 0 : -EINVAL;
-    case SERIAL_REC_FINAL:
-        return 0;
-    default:
-        return -EINVAL;
-    }
-}
-
-static int keep_final(struct serial_mig *m, const uint8_t *p, size_t len)
-{
-    uint8_t *copy = malloc(len - sizeof(struct serial_rec_hdr));
-
-    if (!copy)
-        return -ENOMEM;
-    memcpy(copy, p + sizeof(struct serial_rec_hdr),
-           len - sizeof(struct serial_rec_hdr));
-    m->final = copy;
-    m->final_len = len - sizeof(struct serial_rec_hdr);
-    return 0;
-}
-
-/* A record is complete: judge it now, keep it only if it is FINAL. */
-static int record_done(struct uvfio_device *dev, struct serial_mig *m)
+/* The header and then the body its kind says; the helper checks the
+ * order of the kinds. */
+static int serial_check(struct uvfio_device *dev, const void *payload,
+                        size_t len, enum uvfio_mig_rec_kind *kind)
 {
     size_t pci_len = uvfio_pci_state_size(uvfio_pci_of(dev));
+    const uint8_t *p = payload;
     struct serial_rec_hdr h;
-    const void *payload;
-    const uint8_t *p;
-    size_t len;
     int ret;
 
-    ret = uvfio_mig_image_load_end(&m->in, &payload, &len, NULL);
-    if (ret)
-        return ret;
-    p = payload;
     if (len < sizeof(h))
         return -EINVAL;
     memcpy(&h, p, sizeof(h));
     if (h.uart_version != UART_STATE_VERSION || h.reserved)
         return -EINVAL;
-    ret = check_order(m, h.kind);
-    if (ret)
-        return ret;
-    if (h.kind != SERIAL_REC_FINAL && h.pci_len)
+    if (h.pci_len != (h.kind == SERIAL_REC_FINAL ? pci_len : 0))
         return -EINVAL;
-
     switch (h.kind) {
     case SERIAL_REC_CONFIG:
         ret = check_config(p, len);
-        m->in_config_seen = !ret;
         break;
     case SERIAL_REC_STATE:
         ret = check_state(p, len, REC_STATE_LEN);
         break;
-    default:
-        if (h.pci_len != pci_len)
-            return -EINVAL;
+    case SERIAL_REC_FINAL:
         ret = check_state(p, len, REC_STATE_LEN + pci_len);
-        if (!ret)
-            ret = keep_final(m, p, len);
         break;
+    default:
+        return -EINVAL;
     }
-    if (ret)
-        return ret;
-    m->in_records++;
-    uvfio_mig_image_clear(&m->in);
-    m->in_active = false;
-    return 0;
-}
-
-static void resuming_drop(struct serial_mig *m)
-{
-    uvfio_mig_image_clear(&m->in);
-    m->in_active = false;
-    m->in_records = 0;
-    m->in_config_seen = false;
-    free(m->final);
-    m->final = NULL;
-    m->final_len = 0;
-}
-
-static int serial_resume_write(struct uvfio_device *dev, const void *buf,
-                               size_t len)
-{
-    struct serial_mig *m = mig_of(dev);
-    size_t max = final_len(dev);
-    const uint8_t *p = buf;
-    size_t n;
-    int ret;
-
-    while (len) {
-        /* FINAL is the last record: bytes after it are an overrun */
-        if (m->final)
-            return -EFBIG;
-        if (!m->in_active) {
-            ret = uvfio_mig_image_load_begin(&m->in, SERIAL_MIG_MAGIC,
-                                             SERIAL_MIG_VERSION, max);
-            if (ret)
-                return ret;
-            m->in_active = true;
-        }
-        n = uvfio_mig_image_needed(&m->in);
-        if (!n)
-            return -EINVAL;
-        if (n > len)
-            n = len;
-        ret = uvfio_mig_image_write(&m->in, p, n);
-        if (ret)
-            return ret;
-        p += n;
-        len -= n;
-        if (!uvfio_mig_image_needed(&m->in)) {
-            ret = record_done(dev, m);
-            if (ret)
-                return ret;
-        }
-    }
-    return 0;
+    if (!ret)
+        *kind = (enum uvfio_mig_rec_kind)h.kind;
+    return ret;
 }
 
 /*
@@ -488,27 +298,28 @@ static int serial_resume_write(struct uvfio_device *dev, const void *buf,
  * changes anything, so it goes first, and is put back should the UART
  * still refuse.
  */
-static int resume_apply(struct uvfio_device *dev, struct serial_mig *m)
+static int serial_apply(struct uvfio_device *dev, const void *payload,
+                        size_t len)
 {
+    const uint8_t *p = (const uint8_t *)payload + REC_STATE_LEN;
     struct uvfio_pci *pci = uvfio_pci_of(dev);
-    size_t pci_len = m->final_len - sizeof(struct uart_state);
+    size_t pci_len = len - REC_STATE_LEN;
     struct uart_state st;
     uint8_t *old;
     ssize_t n;
     int ret;
 
-    if (m->in_active || !m->final)
-        return -EINVAL;         /* truncated stream */
-    old = malloc(pci_len);
+    old = malloc(pci_len ? pci_len : 1);
     if (!old)
         return -ENOMEM;
     n = uvfio_pci_save_state(pci, old, pci_len);
     ret = n < 0 ? (int)n : 0;
     if (!ret)
-        ret = uvfio_pci_load_state(pci, m->final + sizeof(st), pci_len);
+        ret = uvfio_pci_load_state(pci, p, pci_len);
     if (!ret) {
-        memcpy(&st, m->final, sizeof(st));
-        ret = uart_state_load(m->uart, &st);
+        memcpy(&st, (const uint8_t *)payload + sizeof(struct serial_rec_hdr),
+               sizeof(st));
+        ret = uart_state_load(mig_of(dev)->uart, &st);
         if (ret)
             uvfio_pci_load_state(pci, old, pci_len);
     }
@@ -516,42 +327,66 @@ static int resume_apply(struct uvfio_device *dev, struct serial_mig *m)
     return ret;
 }
 
-/* ---- arcs ---------------------------------------------------------------- */
+_Static_assert(SERIAL_REC_CONFIG == (int)UVFIO_MIG_REC_CONFIG &&
+               SERIAL_REC_STATE == (int)UVFIO_MIG_REC_STATE &&
+               SERIAL_REC_FINAL == (int)UVFIO_MIG_REC_FINAL,
+               "serial's record kinds are the helper's");
 
-/* What the arc does to the streams; the line follows once this worked. */
-static int arc_stream(struct uvfio_device *dev, struct serial_mig *m,
-                      enum uvfio_mig_state from, enum uvfio_mig_state to)
+/* STATE is the dirty data: only a UART that changed since CONFIG (or the
+ * last STATE) sends one. */
+static const struct uvfio_mig_records_ops serial_records_ops = {
+    .magic = SERIAL_MIG_MAGIC,
+    .version = SERIAL_MIG_VERSION,
+    .state_since_config = true,
+    .final_len = serial_final_len,
+    .build = serial_build,
+    .check = serial_check,
+    .apply = serial_apply,
+};
+
+void serial_mig_init(struct serial_mig *m, struct serial *s, struct uart *u,
+                     void (*resync)(struct serial *s))
 {
-    int ret;
-
-    switch (to) {
-    case UVFIO_MIG_STATE_PRE_COPY:
-    case UVFIO_MIG_STATE_PRE_COPY_P2P:
-        /* PRE_COPY <-> PRE_COPY_P2P keeps the stream going */
-        if (from == UVFIO_MIG_STATE_RUNNING ||
-            from == UVFIO_MIG_STATE_RUNNING_P2P)
-            return precopy_start(m);
-        return 0;
-    case UVFIO_MIG_STATE_STOP_COPY:
-        if (from == UVFIO_MIG_STATE_STOP)
-            saving_drop(m);
-        return final_start(dev, m);
-    case UVFIO_MIG_STATE_RESUMING:
-        resuming_drop(m);
-        return 0;
-    default:
-        break;
-    }
-    if (from == UVFIO_MIG_STATE_RESUMING) {
-        ret = resume_apply(dev, m);
-        if (ret)
-            return ret;
-        resuming_drop(m);
-    }
-    /* leaving the saving group ends the stream */
-    saving_drop(m);
-    return 0;
+    memset(m, 0, sizeof(*m));
+    m->serial = s;
+    m->uart = u;
+    m->resync = resync;
+    m->line_open = true;
+    uvfio_mig_records_init(&m->rec, &serial_records_ops);
 }
+
+bool serial_mig_line_open(const struct serial_mig *m)
+{
+    return m->line_open;
+}
+
+/* ---- the stream ops: the core's helper ------------------------------------- */
+
+static ssize_t serial_save_read(struct uvfio_device *dev, void *buf,
+                                size_t len)
+{
+    return uvfio_mig_records_save_read(&mig_of(dev)->rec, dev, buf, len);
+}
+
+static int serial_precopy_info(struct uvfio_device *dev,
+                               uint64_t *initial_bytes, uint64_t *dirty_bytes)
+{
+    return uvfio_mig_records_precopy_info(&mig_of(dev)->rec, dev,
+                                          initial_bytes, dirty_bytes);
+}
+
+static int serial_data_size(struct uvfio_device *dev, uint64_t *len)
+{
+    return uvfio_mig_records_data_size(&mig_of(dev)->rec, dev, len);
+}
+
+static int serial_resume_write(struct uvfio_device *dev, const void *buf,
+                               size_t len)
+{
+    return uvfio_mig_records_resume_write(&mig_of(dev)->rec, dev, buf, len);
+}
+
+/* ---- arcs ---------------------------------------------------------------- */
 
 static int serial_arc(struct uvfio_device *dev, enum uvfio_mig_state from,
                       enum uvfio_mig_state to)
@@ -559,7 +394,8 @@ static int serial_arc(struct uvfio_device *dev, enum uvfio_mig_state from,
     struct serial_mig *m = mig_of(dev);
     int ret;
 
-    ret = arc_stream(dev, m, from, to);
+    /* the line follows once the stream work succeeded */
+    ret = uvfio_mig_records_arc(&m->rec, dev, from, to);
     if (ret)
         return ret;
     line_enter(m, to);
@@ -568,10 +404,7 @@ static int serial_arc(struct uvfio_device *dev, enum uvfio_mig_state from,
 
 static void serial_stream_abort(struct uvfio_device *dev)
 {
-    struct serial_mig *m = mig_of(dev);
-
-    saving_drop(m);
-    resuming_drop(m);
+    uvfio_mig_records_clear(&mig_of(dev)->rec);
 }
 
 /* DEVICE_RESET: the core is back in RUNNING; so is the line. */
@@ -585,8 +418,7 @@ static void serial_mig_reset(struct uvfio_device *dev)
 
 void serial_mig_clear(struct serial_mig *m)
 {
-    saving_drop(m);
-    resuming_drop(m);
+    uvfio_mig_records_clear(&m->rec);
 }
 
 const struct uvfio_migration_ops serial_mig_ops = {

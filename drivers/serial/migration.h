@@ -59,21 +59,7 @@ struct serial_mig {
     void (*resync)(struct serial *s);   /* re-watch the chardev */
     bool line_open;             /* bytes may move to and from the chardev */
     bool frozen;                /* the character timer is held */
-
-    /* saving */
-    struct uvfio_mig_image out;         /* the record being read */
-    struct uvfio_mig_image out_next;    /* the final record, queued */
-    bool out_initial;           /* `out` is the initial (config) record */
-    bool precopy;               /* dirty records are being produced */
-    struct uart_state sent;     /* what the last state record described */
-
-    /* resuming */
-    struct uvfio_mig_image in;          /* the record being received */
-    bool in_active;
-    unsigned int in_records;
-    bool in_config_seen;
-    uint8_t *final;             /* the FINAL record's payload, verified */
-    size_t final_len;
+    struct uvfio_mig_records rec;       /* the stream: the core's helper */
 };
 
 /* `resync` is called whenever the line opens or closes, so the glue can
