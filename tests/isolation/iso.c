@@ -47,10 +47,33 @@ void iso_sleep_ms(int ms)
 
 /* ---- the server process ------------------------------------------------- */
 
+/* The server says when every device listens: its sockets exist a moment
+ * before that, when a connect is still refused. */
+static bool wait_ready(struct iso_server *s, const char *ready, int ms)
+{
+    int64_t end = iso_now_us() + (int64_t)ms * 1000;
+    int status;
+
+    while (iso_now_us() < end) {
+        if (access(ready, F_OK) == 0)
+            return true;
+        if (waitpid(s->proc.pid, &status, WNOHANG) == s->proc.pid) {
+            char *log = iso_server_log(s);
+
+            fprintf(stderr, "server died: %s\n", log ? log : "");
+            free(log);
+            s->proc.pid = 0;
+            return false;
+        }
+        iso_sleep_ms(5);
+    }
+    return false;
+}
+
 void iso_server_start(struct iso_server *s, unsigned int ndev,
                       const char *const *extra)
 {
-    char dirarg[96], devarg[32];
+    char dirarg[96], devarg[32], ready[96];
     char *argv[32];
     int n = 0;
 
@@ -67,8 +90,10 @@ void iso_server_start(struct iso_server *s, unsigned int ndev,
         argv[n++] = (char *)*extra++;
     argv[n] = NULL;
     assert_int_equal(proc_spawn(&s->proc, argv, s->log, true), 0);
-    assert_int_equal(proc_wait_socket(&s->proc, iso_path(s, ndev - 1),
-                                      10000 * iso_scale()), 0);
+    snprintf(ready, sizeof(ready), "%s/ready", s->dir);
+    assert_true(wait_ready(s, ready, 10000 * iso_scale()));
+    s->idle_fds = iso_server_fds(s);
+    assert_true(s->idle_fds > 0);
 }
 
 void iso_server_stop(struct iso_server *s)
@@ -125,6 +150,14 @@ int iso_server_fds_settle(const struct iso_server *s, int want,
     while ((n = iso_server_fds(s)) != want && iso_now_us() < end)
         iso_sleep_ms(5);
     return n;
+}
+
+void iso_server_assert_idle(const struct iso_server *s)
+{
+    int n = iso_server_fds_settle(s, s->idle_fds, 3000);
+
+    if (n != s->idle_fds)
+        fail_msg("the server has %d fds open, %d when idle", n, s->idle_fds);
 }
 
 long iso_server_rss_kb(const struct iso_server *s)

@@ -36,6 +36,7 @@ struct iso_server {
     char dir[64];
     char log[128];
     unsigned int ndev;
+    int idle_fds;               /* its open fds with no client connected */
 };
 
 /* Start `ndev` devices with extra arguments (NULL-terminated, may be
@@ -52,6 +53,9 @@ char *iso_server_log(const struct iso_server *s);
 /* Wait until the server has `want` fds open again; the count last seen. */
 int iso_server_fds_settle(const struct iso_server *s, int want,
                           int timeout_ms);
+/* Every client gone, the server is back to the fds it had idle: none
+ * leaked.  (Teardown is asynchronous: waits for it, bounded.) */
+void iso_server_assert_idle(const struct iso_server *s);
 
 /* ---- well-behaved clients ---------------------------------------------- */
 

@@ -8,11 +8,13 @@
  * usage: uvfio-test-isoserver --dir=DIR --devices=N [--require-seal]
  *                             [server limit options]
  *
- * Device i listens on DIR/dev<i>.sock; the sockets are created in order,
- * so the last one existing means the server is up.  SIGTERM or SIGINT
- * ends it cleanly (everything freed and closed, for valgrind).
+ * Device i listens on DIR/dev<i>.sock; DIR/ready appears once all of them
+ * listen (a socket file exists a moment before its listen(), when a
+ * connect is still refused).  SIGTERM or SIGINT ends it cleanly
+ * (everything freed and closed, for valgrind).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <uvfio/uvfio.h>
 
@@ -341,6 +344,19 @@ static int parse(int argc, char **argv, struct options *o)
     return o->dir && o->ndev ? 0 : -EINVAL;
 }
 
+static int say_ready(const char *dir)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/ready", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    close(fd);
+    return 0;
+}
+
 static int serve(const struct options *o, struct isodev **devs)
 {
     struct uvfio_server *srv = NULL;
@@ -355,6 +371,8 @@ static int serve(const struct options *o, struct isodev **devs)
         if (!ret)
             ret = uvfio_server_add_device(srv, devs[i]->dev, path);
     }
+    if (!ret)
+        ret = say_ready(o->dir);
     if (!ret) {
         server = srv;
         ret = uvfio_server_run(srv);

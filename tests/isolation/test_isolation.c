@@ -59,7 +59,6 @@ static int group_teardown(void **state)
 struct scene {
     const char *what;
     struct iso_probe probe;
-    int fds0;
 };
 
 /* Not on a test's stack: the probe thread outlives a test that fails. */
@@ -87,8 +86,6 @@ static struct scene *scene_begin(const char *what)
     struct scene *sc = &the_scene;
 
     sc->what = what;
-    sc->fds0 = iso_server_fds(&srv);
-    assert_true(sc->fds0 > 0);
     iso_probe_start(&sc->probe, &srv, 0);
     unfinished = sc;
     return sc;
@@ -100,7 +97,7 @@ static void scene_end(struct scene *sc, struct iso_stats *st)
 {
     unfinished = NULL;
     iso_probe_stop(&sc->probe, st);
-    assert_int_equal(iso_server_fds_settle(&srv, sc->fds0, 3000), sc->fds0);
+    iso_server_assert_idle(&srv);
 }
 
 static void scene_end_bounded(struct scene *sc)
@@ -271,8 +268,9 @@ static void test_hundreds_of_fds(void **state)
     }
     for (i = 0; i < NFD; i++)
         close(fds[i]);
-    /* Our connection, plus what one message may carry, plus slack. */
-    assert_true(most <= sc->fds0 + 2 + 16 + 2);
+    /* The probe's connection and ours, what one message may carry, and
+     * slack. */
+    assert_true(most <= srv.idle_fds + 2 + 16 + 2);
     assert_int_equal(raw_call(fd, UVFIO_CMD_REGION_READ, &rw, sizeof(rw),
                               NULL, 0, NULL), 0);
     close(fd);

@@ -247,6 +247,18 @@ static void test_dma_timeout_option(void **state)
 
 /* ---- uvfio-serial takes them too ---------------------------------------- */
 
+/* The socket file exists a moment before the server listens on it. */
+static int connect_when_listening(const char *path, struct uvfio_client **c)
+{
+    int64_t end = iso_now_us() + 5000000LL * iso_scale();
+    int r;
+
+    while ((r = uvfio_client_connect(path, NULL, c)) == -ECONNREFUSED &&
+           iso_now_us() < end)
+        iso_sleep_ms(5);
+    return r;
+}
+
 static void test_serial_takes_the_options(void **state)
 {
     char dir[64], path[128], sockarg[160];
@@ -270,7 +282,7 @@ static void test_serial_takes_the_options(void **state)
 
     assert_int_equal(proc_spawn(&p, argv, NULL, true), 0);
     assert_int_equal(proc_wait_socket(&p, path, 10000 * iso_scale()), 0);
-    assert_int_equal(uvfio_client_connect(path, NULL, &c), 0);
+    assert_int_equal(connect_when_listening(path, &c), 0);
     caps = uvfio_client_caps(c);
     assert_int_equal(caps->max_data_xfer_size, 64u << 10);
     assert_int_equal(caps->max_msg_fds, 4);

@@ -323,7 +323,7 @@ struct reader {
     struct uvfio_device *dev;
     uint64_t iova;
     atomic_bool stop;
-    unsigned long ok, efault, other;
+    atomic_ulong ok, efault, other;
 };
 
 static void *reader_main(void *arg)
@@ -335,13 +335,24 @@ static void *reader_main(void *arg)
         int e = uvfio_dma_read(r->dev, r->iova, buf, sizeof(buf));
 
         if (e == 0)
-            r->ok++;
+            atomic_fetch_add(&r->ok, 1);
         else if (e == -EFAULT)
-            r->efault++;
+            atomic_fetch_add(&r->efault, 1);
         else
-            r->other++;
+            atomic_fetch_add(&r->other, 1);
     }
     return NULL;
+}
+
+/* Until *counter reaches n (true), or 10 s pass. */
+static bool wait_for(atomic_ulong *counter, unsigned long n)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (atomic_load(counter) >= n)
+            return true;
+        usleep(1000);
+    }
+    return false;
 }
 
 /* Threads copying from a window when it is shrunk under them: each copy
@@ -364,9 +375,12 @@ static void test_shrunk_under_running_copies(void **state)
     assert_int_equal(map(dev, IOVA + 16 * PG, 16 * PG, bystander, 0), 0);
     for (i = 0; i < 3; i++)
         assert_int_equal(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
-    usleep(20000);
+    /* Every thread copying before, the two on the victim failing after:
+     * waited for, not slept for, on a busy machine. */
+    assert_true(wait_for(&r[0].ok, 3) && wait_for(&r[1].ok, 3) &&
+                wait_for(&r[2].ok, 3));
     assert_int_equal(ftruncate(victim, PG), 0);
-    usleep(20000);
+    assert_true(wait_for(&r[0].efault, 3) && wait_for(&r[1].efault, 3));
     for (i = 0; i < 3; i++) {
         atomic_store(&r[i].stop, true);
         pthread_join(t[i], NULL);
