@@ -20,6 +20,7 @@
 
 #include "migrate.h"
 #include "progress.h"
+#include "recover.h"
 #include "report.h"
 
 #define DEFAULT_THRESHOLD       (64u << 10)
@@ -39,6 +40,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: uvfio-migrate [options] SOURCE DEST\n"
+        "       uvfio-migrate --state|--recover|--discard SOCKET [--json]\n"
         "\n"
         "Moves the running device served on the vfio-user socket SOURCE to\n"
         "the idle device of the same kind served on DEST: precopy while it\n"
@@ -212,6 +214,10 @@ int main(int argc, char **argv)
     struct cli c;
     int ret, status;
 
+    /* one device after a migration that did not finish: recover.c */
+    status = recover_main(argc, argv);
+    if (status >= 0)
+        return status;
     if (parse_args(argc, argv, &c)) {
         fprintf(stderr, "Try 'uvfio-migrate --help'.\n");
         return EXIT_USAGE;

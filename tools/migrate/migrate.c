@@ -399,22 +399,38 @@ static int stopcopy(struct mig *m)
 
 /* ---- failure ------------------------------------------------------------- */
 
+bool mig_link_lost(int err)
+{
+    return err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN ||
+           err == -ECONNABORTED || err == -ETIMEDOUT || err == -EPROTO;
+}
+
 static void recover_source(struct mig *m)
 {
     enum uvfio_mig_state s;
+    int ret;
 
     if (!m->src_touched) {
-        m->r->recovery = MIG_SOURCE_UNTOUCHED;
+        /* Nothing was changed; but a source whose connection died may
+         * have died with its device: ask before promising it runs. */
+        ret = uvfio_client_mig_get_state(m->src, &s);
+        m->r->recovery_err = ret;
+        m->r->recovery = mig_link_lost(ret) ? MIG_SOURCE_UNKNOWN :
+                                              MIG_SOURCE_UNTOUCHED;
         return;
     }
     /* PRE_COPY*, STOP_COPY and STOP all lead back to RUNNING without a
      * loss: the source still holds the device's state */
-    if (!uvfio_client_mig_set_state(m->src, UVFIO_MIG_STATE_RUNNING) &&
-        !uvfio_client_mig_get_state(m->src, &s) &&
-        s == UVFIO_MIG_STATE_RUNNING) {
+    ret = uvfio_client_mig_set_state(m->src, UVFIO_MIG_STATE_RUNNING);
+    if (!ret)
+        ret = uvfio_client_mig_get_state(m->src, &s);
+    if (!ret && s != UVFIO_MIG_STATE_RUNNING)
+        ret = -EIO;
+    if (!ret) {
         m->r->recovery = MIG_SOURCE_RUNNING;
         return;
     }
+    m->r->recovery_err = ret;
     m->r->recovery = uvfio_client_reset(m->src) ? MIG_SOURCE_UNKNOWN :
                                                   MIG_SOURCE_RESET;
 }

@@ -58,6 +58,8 @@ struct mig_result {
     int err;                    /* 0 or the -errno of the failed step */
     char step[160];             /* what failed, in words */
     enum mig_recovery recovery;
+    int recovery_err;           /* why the source could not be put back
+                                   (or, untouched, did not answer) */
     bool dst_reset;             /* the destination was reset (discarded) */
     bool dst_reset_failed;      /* ... or could not be */
     bool src_stop_failed;       /* migrated, but the source is not in STOP */
@@ -85,5 +87,8 @@ int mig_run(const struct mig_opts *o, struct mig_result *r);
 void mig_result_free(struct mig_result *r);
 
 const char *mig_state_name(enum uvfio_mig_state s);
+/* The connection failed (the server died, the socket was cut, no
+ * answer), rather than the device refusing. */
+bool mig_link_lost(int err);
 
 #endif /* UVFIO_TOOLS_MIGRATE_H */

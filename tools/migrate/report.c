@@ -120,13 +120,21 @@ void report_error(FILE *f, const struct mig_result *r)
                 "and was reset: its device state is lost\n");
         break;
     default:
-        fprintf(f, "uvfio-migrate: the source could neither return to "
-                "RUNNING nor be reset: its state is unknown\n");
+        if (mig_link_lost(r->recovery_err))
+            fprintf(f, "uvfio-migrate: lost the connection to the source "
+                    "(%s): if its server still runs, 'uvfio-migrate "
+                    "--recover SOURCE' puts the device back to RUNNING with "
+                    "its state; if not, the device's state is lost\n",
+                    strerror(-r->recovery_err));
+        else
+            fprintf(f, "uvfio-migrate: the source could neither return to "
+                    "RUNNING nor be reset: its state is unknown\n");
         break;
     }
     if (r->dst_reset_failed)
-        fprintf(f, "uvfio-migrate: the destination could not be reset; "
-                "do not use it before resetting it\n");
+        fprintf(f, "uvfio-migrate: the destination could not be reset: "
+                "discard it ('uvfio-migrate --discard DEST') before using "
+                "it\n");
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
