@@ -338,6 +338,7 @@ static int dirty_collect(struct uvfio_device *dev, struct uvfio_dirty *d,
     if (d->ops)
         r = d->ops->log_read_and_clear(dev, bm->iova,
                                        bm->last - bm->iova + 1, bm);
+    dirty_bitmap_finish(bm);
     return r > 0 ? -EIO : r;
 }
 
@@ -349,29 +350,31 @@ static int report_check(const struct uvfio_wire_logging_report *req)
     return req->length > UINT64_MAX - req->iova ? -EOVERFLOW : 0;
 }
 
-/* Mutex held: the reply, its bitmap filled in place. */
+/* Mutex held: the reply, its bitmap filled in place (room reserved, not
+ * cleared: the bitmap writes every word itself). */
 static int report_reply(struct uvfio_device *dev, struct uvfio_dirty *d,
                         uint32_t flags,
                         const struct uvfio_wire_logging_report *req,
                         uint64_t bytes, struct uvfio_buf *rep)
 {
-    size_t start = rep->len, size = FEATURE_HDR + sizeof(*req) + bytes;
+    size_t size = FEATURE_HDR + sizeof(*req) + bytes;
     struct uvfio_wire_feature hdr = { (uint32_t)size, flags };
     struct uvfio_dirty_bitmap bm;
     uint8_t *out;
     int r;
 
-    out = uvfio_buf_extend(rep, size);
-    if (!out)
-        return -ENOMEM;
+    r = uvfio_buf_reserve(rep, size);
+    if (r)
+        return r;
+    out = rep->data + rep->len;
     memcpy(out, &hdr, sizeof(hdr));
     memcpy(out + FEATURE_HDR, req, sizeof(*req));
     dirty_bitmap_init(&bm, req->iova, req->length,
                       (unsigned int)__builtin_ctzll(req->page_size),
-                      out + FEATURE_HDR + sizeof(*req));
+                      out + FEATURE_HDR + sizeof(*req), false);
     r = dirty_collect(dev, d, &bm);
-    if (r)
-        rep->len = start;
+    if (!r)
+        rep->len += size;
     return r;
 }
 
@@ -488,7 +491,7 @@ int uvfio_dirty_unmap_bitmap(struct uvfio_device *dev,
     memcpy(out, &bm, sizeof(bm));
     dirty_bitmap_init(&bits, req->addr, req->size,
                       (unsigned int)__builtin_ctzll(bm.pgsize),
-                      out + sizeof(bm));
+                      out + sizeof(bm), true);
     pthread_mutex_lock(&d->lock);
     r = d->started ? dirty_collect(dev, d, &bits) : -EINVAL;
     pthread_mutex_unlock(&d->lock);

@@ -23,13 +23,21 @@ uint64_t dirty_bitmap_nbits(uint64_t length, unsigned int shift)
 }
 
 void dirty_bitmap_init(struct uvfio_dirty_bitmap *bm, uint64_t iova,
-                       uint64_t length, unsigned int shift, void *bits)
+                       uint64_t length, unsigned int shift, void *bits,
+                       bool zeroed)
 {
     bm->iova = iova;
     bm->last = iova + (length - 1);
     bm->shift = shift;
     bm->nbits = dirty_bitmap_nbits(length, shift);
+    bm->nwords = bm->nbits / 64 + (bm->nbits % 64 != 0);
+    bm->init = zeroed ? bm->nwords : 0;
     bm->bits = bits;
+}
+
+void dirty_bitmap_finish(struct uvfio_dirty_bitmap *bm)
+{
+    dirty_bitmap_reach(bm, bm->nwords);
 }
 
 void dirty_bitmap_set_bits(struct uvfio_dirty_bitmap *bm, uint64_t b0,
@@ -43,8 +51,11 @@ void dirty_bitmap_set_bits(struct uvfio_dirty_bitmap *bm, uint64_t b0,
         dirty_bitmap_or_word(bm, q0, head & tail);
         return;
     }
+    /* The words between are all ones, whatever they held. */
     dirty_bitmap_or_word(bm, q0, head);
     memset(bm->bits + (q0 + 1) * 8, 0xff, (size_t)(q1 - q0 - 1) * 8);
+    if (bm->init < q1)
+        bm->init = q1;
     dirty_bitmap_or_word(bm, q1, tail);
 }
 

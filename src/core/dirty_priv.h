@@ -33,17 +33,28 @@
  * Bit n covers [iova + (n << shift), + (1 << shift)) clipped to `last`.
  * `bits` has room for nbits rounded up to whole u64 words and need not be
  * aligned: words are read and written with memcpy.
+ *
+ * The buffer is not cleared beforehand - a 2 MiB memset would cost as much
+ * as the whole report.  Words [0, init) hold bits; the writers extend that
+ * prefix as they go (zeroing what they skip, storing outright what they
+ * produce whole), and dirty_bitmap_finish() zeroes the rest.
  */
 struct uvfio_dirty_bitmap {
     uint64_t iova;
     uint64_t last;              /* inclusive: a range may end at 2^64 - 1 */
     unsigned int shift;
     uint64_t nbits;
+    uint64_t nwords;
+    uint64_t init;              /* words written so far, from 0 */
     uint8_t *bits;
 };
 
+/* `zeroed`: the caller cleared the words already. */
 void dirty_bitmap_init(struct uvfio_dirty_bitmap *bm, uint64_t iova,
-                       uint64_t length, unsigned int shift, void *bits);
+                       uint64_t length, unsigned int shift, void *bits,
+                       bool zeroed);
+/* Every word written: the ones nobody set are zero. */
+void dirty_bitmap_finish(struct uvfio_dirty_bitmap *bm);
 /* Bits needed for a range; the caller checked length > 0. */
 uint64_t dirty_bitmap_nbits(uint64_t length, unsigned int shift);
 /* Set bits [b0, b1], both < nbits. */
@@ -52,12 +63,23 @@ void dirty_bitmap_set_bits(struct uvfio_dirty_bitmap *bm, uint64_t b0,
 /* Set the bits of IOVA [first, last] that lie inside the bitmap's range. */
 void dirty_bitmap_set_span(struct uvfio_dirty_bitmap *bm, uint64_t first,
                            uint64_t last);
-/* OR v into word q (q < word count); inline, the report's inner loop. */
+/* Make words [0, end) valid, zeroing the ones not written yet. */
+static inline void dirty_bitmap_reach(struct uvfio_dirty_bitmap *bm,
+                                      uint64_t end)
+{
+    if (end > bm->init) {
+        memset(bm->bits + bm->init * 8, 0, (size_t)(end - bm->init) * 8);
+        bm->init = end;
+    }
+}
+
+/* OR v into word q (q < nwords); inline, the report's inner loop. */
 static inline void dirty_bitmap_or_word(struct uvfio_dirty_bitmap *bm,
                                         uint64_t q, uint64_t v)
 {
     uint64_t w;
 
+    dirty_bitmap_reach(bm, q + 1);
     memcpy(&w, bm->bits + q * 8, sizeof(w));
     w |= v;
     memcpy(bm->bits + q * 8, &w, sizeof(w));

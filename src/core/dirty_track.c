@@ -342,7 +342,7 @@ static void emitter_init(struct emitter *e, struct uvfio_dirty_bitmap *bm,
     e->r = r;
     e->shift = shift;
     e->grid = shift == bm->shift && !((r->base ^ bm->iova) & page_mask(shift));
-    e->nwords = words_of(bm->nbits);
+    e->nwords = bm->nwords;
     /* Page numbers are below 2^52: their difference fits, and it is
      * negative when the range starts left of the report.  Floor division
      * splits it into whole words and a shift. */
@@ -370,6 +370,38 @@ static void edge_word(struct emitter *e, uint64_t *w, uint64_t q,
 }
 
 /*
+ * The common case of a large report, in a loop of its own: equal page
+ * sizes on the same grid, word-aligned, every word of [qa, qb) landing
+ * inside the report.  Words the report holds already (a neighbour range
+ * shared them) take an OR; the others are stored outright, so the bitmap
+ * is written once, as by a copy.
+ */
+static bool report_words_aligned(struct emitter *e, uint64_t *w, uint64_t qa,
+                                 uint64_t qb)
+{
+    struct uvfio_dirty_bitmap *bm = e->bm;
+    int64_t first = (int64_t)qa + e->qoff - 1;
+    uint64_t q, v, k;
+
+    if (!e->grid || e->s || first < 0 || (uint64_t)first > bm->nwords ||
+        qb - qa > bm->nwords - (uint64_t)first)
+        return false;
+    dirty_bitmap_reach(bm, (uint64_t)first);
+    for (q = qa, k = (uint64_t)first; q < qb && k < bm->init; q++, k++) {
+        v = take_full(&w[q]);
+        if (v)
+            dirty_bitmap_or_word(bm, k, v);
+    }
+    for (; q < qb; q++, k++) {
+        v = take_full(&w[q]);
+        memcpy(bm->bits + k * 8, &v, sizeof(v));
+    }
+    if (bm->init < k)
+        bm->init = k;
+    return true;
+}
+
+/*
  * Pages [p0, p1] of r overlap the report; [c0, c1] lie wholly inside it
  * (c0 > c1: none do).  The words between the edges are read and cleared
  * whole, in a loop that is all a large report runs.
@@ -387,10 +419,12 @@ static void report_pages(struct emitter *e, uint64_t *w, uint64_t p0,
     }
     for (q = q0; q < qa; q++)
         edge_word(e, w, q, p0, p1, c0, c1);
-    for (q = qa; q < qb; q++) {
-        v = take_full(&w[q]);
-        if (v)
-            emit_word(e, v, q);
+    if (qa < qb && !report_words_aligned(e, w, qa, qb)) {
+        for (q = qa; q < qb; q++) {
+            v = take_full(&w[q]);
+            if (v)
+                emit_word(e, v, q);
+        }
     }
     for (q = qb; q <= q1; q++)
         edge_word(e, w, q, p0, p1, c0, c1);

@@ -198,6 +198,9 @@ int t_report(struct tdev *t, uint64_t iova, uint64_t length,
     struct uvfio_wire_feature hdr;
     int r;
 
+    /* Garbage where the reply goes: every bit must be written. */
+    assert_int_equal(uvfio_buf_reserve(&rep, FHDR + sizeof(req) + bytes), 0);
+    memset(rep.data, 0xa5, rep.cap);
     r = t_feature(t, (uint32_t)(FHDR + sizeof(req) + bytes),
                   UVFIO_FEATURE_GET | UVFIO_FEATURE_DMA_LOGGING_REPORT, &req,
                   sizeof(req), &rep);
