@@ -425,6 +425,34 @@ static void test_log_everything(void **state)
     tdev_fini(&t);
 }
 
+/* Logging everything, a map too large to track (2^50 bytes by message:
+ * 32 GiB of bitmap) makes the log call every page dirty - too much
+ * copying, never too little - until logging restarts. */
+static void test_log_everything_overflow(void **state)
+{
+    struct uvfio_dirty_range r = R(0, 64 * PG);
+    uint64_t ps = PG, w[1];
+    uint8_t out[1];
+    struct tdev t;
+
+    (void)state;
+    tdev_init(&t, NULL, 0, 0, 0);
+    assert_int_equal(t_map_fd(&t, 0, 8 * PG, RW), 0);
+    assert_int_equal(t_start(&t, NULL, 0, &ps), 0);
+    assert_clean(&t, 0, 64 * PG, PG);
+    assert_int_equal(t_map_msg(&t, 1ull << 40, 1ull << 50, RW), 0);
+    assert_int_equal(t_report(&t, 0, 64 * PG, PG, w), 0);
+    assert_int_equal(w[0], ~0ull);
+    assert_int_equal(t_report(&t, 0, 64 * PG, PG, w), 0);
+    assert_int_equal(w[0], ~0ull);
+    assert_int_equal(t_unmap_dirty(&t, 0, 8 * PG, PG, 1, out), 0);
+    assert_int_equal(out[0], 0xff);
+    assert_int_equal(t_stop(&t), 0);
+    assert_int_equal(t_start(&t, &r, 1, &ps), 0);
+    assert_clean(&t, 0, 64 * PG, PG);
+    tdev_fini(&t);
+}
+
 /* The last pages below 2^64. */
 static void test_top_of_iova_space(void **state)
 {
@@ -592,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_outside_ranges_not_logged),
         cmocka_unit_test(test_across_maps),
         cmocka_unit_test(test_log_everything),
+        cmocka_unit_test(test_log_everything_overflow),
         cmocka_unit_test(test_top_of_iova_space),
         cmocka_unit_test(test_stop_forgets),
         cmocka_unit_test(test_reset_keeps_detach_stops),
