@@ -8,6 +8,8 @@
  * caller inherited (--fd=N), which may be listening or already connected.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -47,10 +49,29 @@ static int clear_path(const char *path)
     return 0;
 }
 
+/*
+ * A temporary name next to `path` to bind under, so that `path` appears
+ * only once the socket listens: a launcher (or QEMU) that waits for the
+ * file and then connects must never get ECONNREFUSED.  Falls back to path
+ * itself when the longer name does not fit in sun_path.
+ */
+static void tmp_name(const char *path, char *tmp, size_t size)
+{
+    static _Atomic unsigned int seq;
+    int n;
+
+    n = snprintf(tmp, size, "%s.%d.%u.tmp", path, (int)getpid(),
+                 atomic_fetch_add(&seq, 1));
+    if (n < 0 || (size_t)n >= size ||
+        (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        snprintf(tmp, size, "%s", path);
+}
+
 int srv_listen_path(const char *path, int *fd_out, uint64_t *dev_out,
                     uint64_t *ino_out)
 {
     struct sockaddr_un sun;
+    char tmp[sizeof(sun.sun_path) + 32];
     struct stat st;
     int fd, r;
 
@@ -58,6 +79,10 @@ int srv_listen_path(const char *path, int *fd_out, uint64_t *dev_out,
     if (r < 0)
         return r;
     r = clear_path(path);
+    if (r < 0)
+        return r;
+    tmp_name(path, tmp, sizeof(tmp));
+    r = fill_addr(tmp, &sun);
     if (r < 0)
         return r;
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -74,10 +99,12 @@ int srv_listen_path(const char *path, int *fd_out, uint64_t *dev_out,
         r = -errno;
         goto fail;
     }
-    if (chmod(path, S_IRUSR | S_IWUSR) < 0 || lstat(path, &st) < 0 ||
-        listen(fd, SRV_LISTEN_BACKLOG) < 0) {
+    if (chmod(tmp, S_IRUSR | S_IWUSR) < 0 ||
+        listen(fd, SRV_LISTEN_BACKLOG) < 0 ||
+        (strcmp(tmp, path) != 0 && rename(tmp, path) < 0) ||
+        lstat(path, &st) < 0) {
         r = -errno;
-        unlink(path);
+        unlink(tmp);
         goto fail;
     }
     *fd_out = fd;

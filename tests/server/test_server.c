@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -160,6 +161,59 @@ static void test_socket_mode_0600(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(uvfio_server_remove_device(fx->srv, fx->td[0].dev), 0);
     assert_int_equal(lstat(path, &st), -1);
+}
+
+/*
+ * A launcher (or QEMU) that waits for the socket file and then connects
+ * must never find a file that does not listen yet: the final name has to
+ * arrive by rename() of a socket already listening, never be created by
+ * bind().  inotify tells which of the two happened, deterministically.
+ */
+static void test_socket_appears_listening(void **state)
+{
+    struct fixture *fx = *state;
+    char path[160], buf[4096] __attribute__((aligned(8)));
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    bool moved = false, created = false;
+    struct dirent *de;
+    ssize_t n;
+    DIR *d;
+    int in, c;
+
+    snprintf(path, sizeof(path), "%s/late.sock", fx->dir);
+    in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(in >= 0);
+    assert_true(inotify_add_watch(in, fx->dir, IN_CREATE | IN_MOVED_TO) >= 0);
+    assert_int_equal(uvfio_server_remove_device(fx->srv, fx->td[0].dev), 0);
+    assert_int_equal(uvfio_server_add_device(fx->srv, fx->td[0].dev, path), 0);
+
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        for (char *p = buf; p < buf + n;) {
+            struct inotify_event *ev = (struct inotify_event *)p;
+
+            if (ev->len && strcmp(ev->name, "late.sock") == 0) {
+                moved |= (ev->mask & IN_MOVED_TO) != 0;
+                created |= (ev->mask & IN_CREATE) != 0;
+            }
+            p += sizeof(*ev) + ev->len;
+        }
+    }
+    close(in);
+    assert_true(moved);
+    assert_false(created);
+
+    /* No temporary name left behind, and the path answers at once. */
+    d = opendir(fx->dir);
+    assert_non_null(d);
+    while ((de = readdir(d)))
+        assert_null(strstr(de->d_name, ".tmp"));
+    closedir(d);
+    memcpy(sun.sun_path, path, strlen(path) + 1);
+    c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    close(c);
+    assert_int_equal(uvfio_server_remove_device(fx->srv, fx->td[0].dev), 0);
 }
 
 static void test_path_rules(void **state)
@@ -541,6 +595,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
         cmocka_unit_test(test_options),
         T(test_socket_mode_0600),
+        T(test_socket_appears_listening),
         T(test_path_rules),
         T(test_fd_listening),
         T(test_fd_connected),
