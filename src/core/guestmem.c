@@ -19,6 +19,7 @@
  * a quarter of the other, shared out evenly between the devices.
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -101,14 +102,31 @@ static uint64_t read_max_map_count(void)
     return v ? v : 65530;   /* the kernel's default */
 }
 
-/* The user address space ends below the stack: its size is the power of
- * two above any stack address (2^47 on x86_64, 2^39..2^48 on arm64). */
+/*
+ * The address space the process may use: RLIMIT_AS when one is set,
+ * otherwise the architecture's user address space - 2^47 on x86_64 (4-level
+ * paging; 5-level needs an explicit opt-in per mapping), and on other
+ * 64-bit architectures the power of two above the stack, never taken below
+ * 2^39, the smallest any of them configures.  (Guessing from the stack
+ * alone was wrong under valgrind, which places stacks low.)
+ */
 static uint64_t address_space_bytes(void)
 {
+    struct rlimit rl;
+    uint64_t arch;
+
+#if defined(__x86_64__)
+    arch = 1ull << 47;
+#else
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     int bits = 64 - __builtin_clzll((unsigned long long)sp | 1);
 
-    return bits >= 63 ? (1ull << 62) : (1ull << bits);
+    arch = bits >= 63 ? (1ull << 62) : (1ull << (bits < 39 ? 39 : bits));
+#endif
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)rl.rlim_cur < arch)
+        return (uint64_t)rl.rlim_cur;
+    return arch;
 }
 
 /* Half the mappings the kernel allows us and a quarter of the address
