@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "live_cli.h"
 #include "migrate.h"
 #include "progress.h"
 #include "recover.h"
@@ -32,6 +33,9 @@ struct cli {
     bool json;
     bool quiet;
     bool progress;
+    struct live_cli live;       /* --guest-memory and friends */
+    bool device_only_opts;      /* --threshold, --chunk, --max-xfer */
+    bool iterations_set;
 };
 
 static volatile sig_atomic_t cancel_requested;
@@ -66,6 +70,7 @@ static void usage(FILE *f)
         "Exit status: 0 migrated; 1 failed, SOURCE runs with its state; 2 bad\n"
         "usage; 3 failed and SOURCE lost its state (reset) or is unreachable;\n"
         "4 migrated but SOURCE did not go to STOP.\n");
+    live_cli_usage(f);
 }
 
 /* "4096", "64K", "1M", "64MiB": a byte count with a binary suffix. */
@@ -116,6 +121,9 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
     struct mig_opts *m = &c->mig;
     unsigned int u;
 
+    if (opt == 't' || opt == 'c' || opt == 'x')
+        c->device_only_opts = true;
+    c->iterations_set |= opt == 'i';
     switch (opt) {
     case 'j': c->json = true; return 0;
     case 'q': c->quiet = true; return 0;
@@ -148,7 +156,7 @@ static int parse_opt(struct cli *c, int opt, const char *arg)
         usage(stdout);
         exit(EXIT_SUCCESS);
     default:
-        return -EINVAL;
+        return live_cli_opt(&c->live, opt, arg) ? -EINVAL : 0;
     }
 }
 
@@ -165,6 +173,7 @@ static int parse_args(int argc, char **argv, struct cli *c)
         { "progress", no_argument, NULL, 'p' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
+        LIVE_LONG_OPTIONS,
         { NULL, 0, NULL, 0 },
     };
     int opt;
@@ -172,9 +181,20 @@ static int parse_args(int argc, char **argv, struct cli *c)
     memset(c, 0, sizeof(*c));
     c->mig.threshold = DEFAULT_THRESHOLD;
     c->mig.max_iterations = DEFAULT_MAX_ITERATIONS;
+    live_cli_init(&c->live);
     while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1)
         if (parse_opt(c, opt, optarg))
             return -EINVAL;
+    if (c->live.on) {
+        struct live_cli_common lc = {
+            .timeout_ms = c->mig.timeout_ms,
+            .max_rounds = c->iterations_set ? c->mig.max_iterations : 0,
+            .no_precopy = c->mig.no_precopy,
+            .device_only = c->device_only_opts,
+        };
+
+        return live_cli_finish(&c->live, &lc, argv + optind, argc - optind);
+    }
     if (argc - optind != 2) {
         fprintf(stderr, "uvfio-migrate: give SOURCE and DEST sockets\n");
         return -EINVAL;
@@ -225,6 +245,9 @@ int main(int argc, char **argv)
     install_signals();
     /* the library's own warnings would interleave with our report */
     uvfio_log_set_level(UVFIO_LOG_ERROR);
+    if (c.live.on)
+        return live_cli_run(&c.live, c.json, c.quiet, c.progress,
+                            &cancel_requested);
     c.mig.cancel = &cancel_requested;
     progress_init(&bar, stderr);
     if (!c.quiet && (c.progress || isatty(STDERR_FILENO))) {
