@@ -16,10 +16,9 @@
 /* Long precopy in small chunks, stop-copy only, a precopy that converges
  * at once. */
 const struct config configs[N_CONFIGS] = {
-    { "precopy", { "--threshold", "0", "--max-iterations", "3", "--chunk",
-                   "24", NULL } },
-    { "stop-copy", { "--no-precopy", "--chunk", "64", NULL } },
-    { "converge", { "--chunk", "4096", NULL } },
+    { "precopy", { "--threshold", "0", "--max-iterations", "3", NULL } },
+    { "stop-copy", { "--no-precopy", NULL } },
+    { "converge", { NULL } },
 };
 
 uint32_t rand32(struct campaign *c)
@@ -46,7 +45,7 @@ void start_server(struct campaign *c, struct server *s)
 {
     int now;
 
-    assert_int_equal(server_start(s, c->dir, c->serial_bin, c->next_id++),
+    assert_int_equal(server_start(s, c->kind, c->dir, c->bin, c->next_id++),
                      0);
     assert_int_equal(server_fds_settled(s, proc_budget(2000), &now), 0);
 }
@@ -156,12 +155,14 @@ void discard(struct campaign *c, struct server *s)
 
 /* ---- migrations ---------------------------------------------------------- */
 
-static void args_for(unsigned int config, char **args, const char *src,
-                     const char *dst)
+static void args_for(const struct campaign *c, unsigned int config,
+                     char **args, const char *src, const char *dst)
 {
     int n = 0;
 
     args[n++] = "--json";
+    args[n++] = "--chunk";
+    args[n++] = (char *)c->kind->chunk[config];
     args[n++] = "--timeout";
     args[n++] = proc_valgrind_wanted() ? "60000" : "3000";
     for (int i = 0; configs[config].args[i]; i++)
@@ -196,7 +197,7 @@ void migrate_via_proxies(struct campaign *c, unsigned int config,
                                  home(c)->sock), 0);
     assert_int_equal(proxy_start(&pd, &o->run, SIDE_DST, pdst,
                                  spare(c)->sock), 0);
-    args_for(config, args, psrc, pdst);
+    args_for(c, config, args, psrc, pdst);
     /* the proxies read the victim's pid under this lock */
     pthread_mutex_lock(&o->run.lock);
     ret = tool_spawn(&tool, args);
@@ -228,7 +229,7 @@ void migrate_ok(struct campaign *c, unsigned int config)
     char *args[20];
     struct tool_run r;
 
-    args_for(config, args, home(c)->sock, spare(c)->sock);
+    args_for(c, config, args, home(c)->sock, spare(c)->sock);
     assert_int_equal(tool_run(args, &r, proc_budget(20000)), 0);
     if (tool_exit(&r) != 0 || strcmp(tool_jstr(&r, "source_after"),
                                       "stopped"))
@@ -253,8 +254,8 @@ void reference(struct campaign *c, unsigned int config)
         fail_msg("reference migration (%s): exit %d: %s",
                  configs[config].name, tool_exit(&o.tool), o.tool.err);
     memcpy(c->ref[config], o.run.count, sizeof(c->ref[config]));
-    printf("reference %-9s messages per phase (source+destination):",
-           configs[config].name);
+    printf("%s: reference %-9s messages per phase (source+destination):",
+           c->kind->name, configs[config].name);
     for (int p = 0; p < PH_COUNT; p++)
         printf(" %s %u+%u", phase_name(p), o.run.count[p][SIDE_SRC],
                o.run.count[p][SIDE_DST]);

@@ -16,10 +16,11 @@
 #include <stdint.h>
 
 #include "proxy.h"
-#include "serial_rig.h"
+#include "rig.h"
 #include "tool.h"
 
-/* uvfio-migrate's ways of moving the device. */
+/* uvfio-migrate's ways of moving the device (the chunk size is the
+ * kind's: its stream must take many messages, not too many). */
 struct config {
     const char *name;
     const char *args[8];
@@ -39,7 +40,8 @@ struct cell {
 };
 
 struct campaign {
-    const char *serial_bin;
+    const struct kind *kind;
+    const char *bin;            /* the kind's server */
     char dir[64];
     struct server srv[2];
     int home;                   /* srv[home] runs the device */

@@ -197,7 +197,7 @@ static void judge_source_killed(struct campaign *c, const struct outcome *o)
     expect_destination_reset(c, o);
     replace_killed(c, home(c));
     /* the device died with its server: a new one takes its place */
-    c->life.rx_len = 0;
+    life_forget(&c->life);
     new_life(c);
 }
 

@@ -2,8 +2,9 @@
 /*
  * tests/faults/test_faults.c - faults during migration, randomized.
  *
- * The real uvfio-migrate moves a real uvfio-serial device between two real
- * servers through two fault-injecting proxies, and in the middle of it one
+ * The real uvfio-migrate moves a real device - uvfio-serial, then
+ * uvfio-edu - between two real servers of its kind through two
+ * fault-injecting proxies, and in the middle of it one
  * thing goes wrong: the tool, the source server or the destination server
  * is SIGKILLed, or one socket is cut or truncated mid-message - at a
  * random message of a chosen phase.  Every phase meets every fault (the
@@ -16,12 +17,15 @@
  * After every fault: no server holds a descriptor of a connection that is
  * gone, and a migration works again, carrying the device byte for byte
  * (its image, and the bytes waiting in its UART, read out in order at the
- * destination).  At the end every surviving server must exit 0 on SIGTERM,
- * which LeakSanitizer (the sanitizer build) or valgrind turn into a leak
- * check.
+ * destination: a UART's received bytes, an edu DMA buffer).  At the end
+ * every surviving server must exit 0 on SIGTERM, which LeakSanitizer (the
+ * sanitizer build) or valgrind turn into a leak check.
  *
- * The seed is printed; UVFIO_FAULTS_SEED=N replays it.  UVFIO_FAULTS_KILLS
- * and UVFIO_FAULTS_CUTS set how many faults of each sort (200 and 64).
+ * The seed is printed; UVFIO_FAULTS_SEED=N replays it.  How many faults of
+ * each sort: UVFIO_FAULTS_KILLS and UVFIO_FAULTS_CUTS for uvfio-serial
+ * (200 and 64), UVFIO_FAULTS_EDU_KILLS and UVFIO_FAULTS_EDU_CUTS for
+ * uvfio-edu (66 and 27: every victim in every phase of every config once,
+ * every cut once).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -38,10 +42,12 @@
 
 #include "campaign.h"
 
-#define DEFAULT_KILLS   200
-#define DEFAULT_CUTS    64
+#define DEFAULT_KILLS       200
+#define DEFAULT_CUTS        64
+#define DEFAULT_EDU_KILLS   66
+#define DEFAULT_EDU_CUTS    27
 
-static char *serial_bin, *migrate_bin;
+static char *serial_bin, *migrate_bin, *edu_bin;
 
 static unsigned int env_uint(const char *name, unsigned int dflt)
 {
@@ -227,12 +233,10 @@ static void print_coverage(unsigned int hits[][WHO_COUNT][PH_COUNT])
         }
 }
 
-static void test_fault_campaign(void **state)
+static void campaign(struct campaign *c, unsigned int kills,
+                     unsigned int cuts)
 {
-    struct campaign *c = *state;
     unsigned int hits[4][WHO_COUNT][PH_COUNT] = { { { 0 } } };
-    unsigned int kills = env_uint("UVFIO_FAULTS_KILLS", DEFAULT_KILLS);
-    unsigned int cuts = env_uint("UVFIO_FAULTS_CUTS", DEFAULT_CUTS);
     struct schedule s = { 0 };
     long long t0 = proc_now_ms();
 
@@ -246,10 +250,24 @@ static void test_fault_campaign(void **state)
         one_fault(c, (unsigned int)i + 1, &s.cells[i], hits);
     free(s.cells);
     print_coverage(hits);
-    printf("%zu faults in %lld ms\n", s.n, proc_now_ms() - t0);
+    printf("%s: %zu faults in %lld ms\n", c->kind->name, s.n,
+           proc_now_ms() - t0);
 }
 
-static int campaign_setup(void **state)
+static void test_serial_campaign(void **state)
+{
+    campaign(*state, env_uint("UVFIO_FAULTS_KILLS", DEFAULT_KILLS),
+             env_uint("UVFIO_FAULTS_CUTS", DEFAULT_CUTS));
+}
+
+static void test_edu_campaign(void **state)
+{
+    campaign(*state, env_uint("UVFIO_FAULTS_EDU_KILLS", DEFAULT_EDU_KILLS),
+             env_uint("UVFIO_FAULTS_EDU_CUTS", DEFAULT_EDU_CUTS));
+}
+
+static int campaign_setup(void **state, const struct kind *kind,
+                          const char *bin)
 {
     struct campaign *c = calloc(1, sizeof(*c));
     uint32_t seed = env_uint("UVFIO_FAULTS_SEED", 0);
@@ -257,9 +275,11 @@ static int campaign_setup(void **state)
     assert_non_null(c);
     if (!seed)
         seed = (uint32_t)time(NULL) ^ ((uint32_t)getpid() << 16);
-    printf("seed %u (UVFIO_FAULTS_SEED=%u replays this run)\n", seed, seed);
+    printf("%s: seed %u (UVFIO_FAULTS_SEED=%u replays this run)\n",
+           kind->name, seed, seed);
     c->rnd = seed ? seed : 1;
-    c->serial_bin = serial_bin;
+    c->kind = kind;
+    c->bin = bin;
     strcpy(c->dir, "/tmp/uvfio-faults-XXXXXX");
     assert_non_null(mkdtemp(c->dir));
     tool_setup(migrate_bin, c->dir);
@@ -269,6 +289,16 @@ static int campaign_setup(void **state)
                                   &c->powerup_len), 0);
     *state = c;
     return 0;
+}
+
+static int serial_setup(void **state)
+{
+    return campaign_setup(state, &kind_serial, serial_bin);
+}
+
+static int edu_setup(void **state)
+{
+    return campaign_setup(state, &kind_edu, edu_bin);
 }
 
 /* Survivors end on SIGTERM with status 0: no leak, no error. */
@@ -298,16 +328,20 @@ static int campaign_teardown(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fault_campaign, campaign_setup,
+        cmocka_unit_test_setup_teardown(test_serial_campaign, serial_setup,
+                                        campaign_teardown),
+        cmocka_unit_test_setup_teardown(test_edu_campaign, edu_setup,
                                         campaign_teardown),
     };
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s UVFIO_SERIAL UVFIO_MIGRATE\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s UVFIO_SERIAL UVFIO_MIGRATE UVFIO_EDU\n",
+                argv[0]);
         return 2;
     }
     serial_bin = argv[1];
     migrate_bin = argv[2];
+    edu_bin = argv[3];
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     return cmocka_run_group_tests(tests, NULL, NULL);

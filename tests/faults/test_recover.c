@@ -23,7 +23,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "serial_rig.h"
+#include "rig.h"
 #include "tool.h"
 
 static char *serial_bin, *migrate_bin;
@@ -45,7 +45,8 @@ static int rig_setup(void **state)
     strcpy(r->dir, "/tmp/uvfio-recover-XXXXXX");
     assert_non_null(mkdtemp(r->dir));
     tool_setup(migrate_bin, r->dir);
-    assert_int_equal(server_start(&r->srv, r->dir, serial_bin, 0), 0);
+    assert_int_equal(server_start(&r->srv, &kind_serial, r->dir, serial_bin,
+                                  0), 0);
     assert_int_equal(rig_snapshot(r->srv.sock, &r->powerup,
                                   &r->powerup_len), 0);
     assert_int_equal(rig_personalize(&r->srv, &r->life, 0x5eed), 0);
@@ -212,8 +213,8 @@ static void test_recover_resets_a_dead_resume(void **state)
     struct tool_run t;
 
     /* an image of another configuration of the same device */
-    memcpy(other.rx, r->life.rx, sizeof(other.rx));
-    other.rx_len = r->life.rx_len;
+    memcpy(other.held, r->life.held, r->life.held_len);
+    other.held_len = r->life.held_len;
     assert_int_equal(rig_personalize(&r->srv, &other, 0xbeef), 0);
     cut[0] = 0;
     cut[1] = other.image_len / 2;
@@ -274,7 +275,8 @@ static void test_migrate_after_recover(void **state)
     uint8_t *img = NULL;
     size_t n = 0;
 
-    assert_int_equal(server_start(&r->peer, r->dir, serial_bin, 1), 0);
+    assert_int_equal(server_start(&r->peer, &kind_serial, r->dir,
+                                  serial_bin, 1), 0);
     r->peer_on = true;
     leave_saving(r, UVFIO_MIG_STATE_STOP_COPY);
     assert_int_equal(tool_run(margs, &t, proc_budget(20000)), 0);
