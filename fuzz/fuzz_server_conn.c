@@ -42,6 +42,7 @@
 #include "proto/version.h"
 
 #define SETTLE_MAX      10000   /* dispatch rounds before "livelock" */
+#define KEPT_MAX        8       /* eventfds the client keeps to signal */
 #define STALL_MAX       64      /* full socket rounds before giving up */
 #define SERVER_XFER     (64u << 10)
 #define RX_SLACK        4096u
@@ -62,6 +63,8 @@ struct sess {
     bool negotiated;
     uint64_t max_xfer;          /* what replies are held to */
     bool closed;                /* the server dropped us, or we hung up */
+    int kept[KEPT_MAX];         /* our copies of eventfds sent */
+    unsigned int nkept;
     bool trace;                 /* FZ_LOG: print what the server sends */
 };
 
@@ -231,6 +234,31 @@ static void close_fds(int *fds, size_t n)
         close(fds[n]);
 }
 
+/* The eventfds a client sends are ones it can signal later. */
+static void keep_eventfd(struct sess *s, int fd)
+{
+    int copy;
+
+    if (s->nkept == KEPT_MAX)
+        return;
+    copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0)
+        fz_fail("dup: %s", strerror(errno));
+    s->kept[s->nkept++] = copy;
+}
+
+static void signal_kept(struct sess *s, uint8_t idx)
+{
+    uint64_t one = 1;
+
+    if (s->trace)
+        fprintf(stderr, "fuzz: signal eventfd %u of %u\n",
+                s->nkept ? idx % s->nkept : 0, s->nkept);
+    if (s->nkept && write(s->kept[idx % s->nkept], &one, sizeof(one)) < 0)
+        fz_fail("eventfd write: %s", strerror(errno));
+    settle(s);
+}
+
 /* One record; false once the input asked to hang up. */
 static bool run_record(struct sess *s, struct fz_in *in, uint8_t *buf)
 {
@@ -248,6 +276,10 @@ static bool run_record(struct sess *s, struct fz_in *in, uint8_t *buf)
         settle(s);
         return true;
     }
+    if (kind == FZS_SIGNAL) {
+        signal_kept(s, fz_u8(in));
+        return true;
+    }
     if (kind == FZS_RAW || kind == FZS_RAW_TWIN)
         fz_take(in, buf, len = fz_u16(in));
     else
@@ -256,6 +288,8 @@ static bool run_record(struct sess *s, struct fz_in *in, uint8_t *buf)
         fds[i] = fz_stub_fd((enum fz_stub)(op >> FZS_FDKIND_SHIFT));
         if (fds[i] < 0)
             fz_fail("stub fd: %s", strerror(-fds[i]));
+        if (op >> FZS_FDKIND_SHIFT == FZ_STUB_EVENTFD)
+            keep_eventfd(s, fds[i]);
     }
     send_bytes(s, kind == FZS_MSG_TWIN || kind == FZS_RAW_TWIN ? s->twin :
                s->sock, buf, len, fds, nfds);
@@ -338,6 +372,7 @@ static void sess_open(struct sess *s)
 
 static void sess_close(struct sess *s)
 {
+    close_fds(s->kept, s->nkept);
     if (s->sock >= 0)
         close(s->sock);
     if (s->twin >= 0)

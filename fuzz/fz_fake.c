@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -56,6 +57,7 @@ struct fz_fake {
     struct outstanding out[MAX_OUTSTANDING];
     size_t nout;
     bool untracked;             /* `out` overflowed: stop checking ids */
+    bool trace;                 /* FZ_LOG: print the conversation */
     uint8_t buf[UVFIO_HDR_SIZE + PAYLOAD_MAX];
 };
 
@@ -84,6 +86,11 @@ static void mirror_message(struct fz_fake *f, struct mirror *m)
     const struct uvfio_wire_hdr *h = &m->cur;
     uint32_t type = h->flags & UVFIO_HDR_TYPE_MASK;
 
+    if (f->trace)
+        fprintf(stderr, "fake: -> %s%s id %u cmd %u size %u flags %#x "
+                "(%zu owed)\n", m->twin ? "twin " : "",
+                type ? "reply" : "command", h->msg_id, h->cmd, h->size,
+                h->flags, f->nout);
     /* The client takes its reply from the main socket only. */
     if (type == UVFIO_HDR_TYPE_REPLY && !m->twin && f->waiting &&
         h->msg_id == f->want_id)
@@ -133,6 +140,12 @@ static void mirror_feed(struct fz_fake *f, struct mirror *m, const uint8_t *p,
         if (m->have == sizeof(m->hdr))
             mirror_header(f, m);
     }
+}
+
+/* Whether the client's receiver is at a message boundary. */
+static bool mirror_synced(const struct mirror *m)
+{
+    return !m->broken && !m->have && !m->skip;
 }
 
 /* ---- sending ------------------------------------------------------------------ */
@@ -227,9 +240,12 @@ static void pre_request(struct fz_fake *f)
         memcpy(p + 16, data, dlen);
         len = 16 + dlen;
     }
-    if (!(h.flags & UVFIO_HDR_NO_REPLY))
+    /* Known exactly only if the client's receiver is between messages:
+     * after a partial garbage header these bytes become part of another
+     * message, which the mirror records as it completes. */
+    f->precise = mirror_synced(&f->mir[(pf & FZC_PRE_TWIN) && f->twin >= 0]);
+    if (f->precise && !(h.flags & UVFIO_HDR_NO_REPLY))
         remember(f, &h, pf & FZC_PRE_TWIN, p, len);
-    f->precise = true;
     send_msg(f, pf & FZC_PRE_TWIN, &h, p, len, NULL, 0);
     f->precise = false;
 }
@@ -439,6 +455,10 @@ static void *fake_main(void *arg)
     bool twin;
 
     while (next_msg(f, &m, &twin) == 1) {
+        if (f->trace)
+            fprintf(stderr, "fake: <- %s%s id %u cmd %u, %zu bytes\n",
+                    twin ? "twin " : "", m.hdr.flags & UVFIO_HDR_TYPE_MASK ?
+                    "reply" : "command", m.hdr.msg_id, m.hdr.cmd, m.len);
         if (m.oversize || m.fds_truncated)
             fz_fail("client sent %u bytes / too many fds", m.hdr.size);
         if ((m.hdr.flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_REPLY)
@@ -469,6 +489,7 @@ struct fz_fake *fz_fake_start(int sock, const uint8_t *data, size_t size,
     f->sock = sock;
     f->twin = -1;
     f->mir[1].twin = true;
+    f->trace = getenv("FZ_LOG");
     /* Client messages: its largest is a full region or migration write. */
     f->rx = uvfio_rx_new(rx_max, UINT32_MAX, 8);
     if (!f->rx || fcntl(sock, F_SETFL, O_NONBLOCK) < 0 ||

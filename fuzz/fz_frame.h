@@ -15,6 +15,8 @@
  *     RAW / RAW_TWIN  len:u16 bytes[len] (sent as they are)
  *     SETTLE          nothing: let the server handle what it has
  *     HANGUP          nothing: the client shuts its socket; input ends
+ *     SIGNAL          idx:u8: the client signals the idx-th eventfd it
+ *                     has sent (mod how many), as a VMM unmasks an IRQ
  *   op bit 3 (FZS_PIPELINE): do not let the server run after this record,
  *   so the next one is in the socket with it.  op bits 4-5: fds attached
  *   to the record (0-3), bits 6-7: their kind (enum fz_stub).
@@ -57,7 +59,7 @@
 #define FZS_SETTLE          4u
 #define FZS_HANGUP          5u
 #define FZS_MSG2            6u      /* MSG again: more weight, same format */
-#define FZS_MSG3            7u
+#define FZS_SIGNAL          7u
 #define FZS_PIPELINE        0x08u
 #define FZS_NFDS_SHIFT      4
 #define FZS_NFDS_MASK       0x30u

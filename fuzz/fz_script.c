@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <uvfio/dirty.h>
 #include <uvfio/uvfio.h>
 
 #include "fz_frame.h"
@@ -20,11 +21,16 @@
 #define IOVA_MSG        FZ_SCRIPT_IOVA_MSG
 #define IOVA_MSG_RO     FZ_SCRIPT_IOVA_MSG_RO
 
+/* A dirty report of LOG_SPAN bytes at 4 KiB: 8 KiB of bitmap, two
+ * windows at a 4 KiB max_data_xfer_size. */
+#define LOG_SPAN        (1ull << 28)
+
 struct script {
     struct uvfio_client *c;
     struct uvfio_guest_mem gm;
     uint8_t *host;              /* guest memory shared without an fd */
-    uint8_t buf[3 * 4096 + 512];
+    uint8_t buf[4096 + 512];
+    uint64_t bitmap[LOG_SPAN / 4096 / 64];
 };
 
 /* A result of a call that asked for `want` bytes. */
@@ -104,6 +110,35 @@ static void dma(struct script *s)
     uvfio_client_dispatch(s->c, 0);
 }
 
+/* A call that returns 0 or -errno. */
+static void check_ret(const char *what, int r)
+{
+    if (r > 0 || r < -4095)
+        fz_fail("%s returned %d", what, r);
+}
+
+static void logging(struct script *s)
+{
+    static const struct uvfio_dirty_range r[2] = {
+        { IOVA_FD, HOST_SIZE }, { IOVA_MSG, HOST_SIZE },
+    };
+    uint64_t ps = 4096;
+    uint8_t bits[2];
+
+    check_ret("logging_start",
+              uvfio_client_dma_logging_start(s->c, r, 2, &ps));
+    /* The caller's page size, whatever START answered: the bitmap is
+     * sized for it. */
+    memset(s->bitmap, 0, sizeof(s->bitmap));
+    check_ret("logging_report",
+              uvfio_client_dma_logging_report(s->c, 0, LOG_SPAN, 4096,
+                                              s->bitmap));
+    check_ret("unmap_dirty",
+              uvfio_client_dma_unmap_dirty(s->c, IOVA_MSG_RO, 4096, 4096,
+                                           bits, sizeof(bits)));
+    check_ret("logging_stop", uvfio_client_dma_logging_stop(s->c));
+}
+
 static void migration(struct script *s)
 {
     struct uvfio_mig_precopy_info pi;
@@ -151,6 +186,7 @@ static void run_calls(struct script *s, uint8_t cfg, int sock)
     region_access(s);
     irqs(s);
     dma(s);
+    logging(s);
     migration(s);
     teardown(s);
     uvfio_client_close(s->c);

@@ -8,8 +8,10 @@
  * what it allows; IRQ info; region reads and writes, two of them larger
  * than a 4 KiB max_data_xfer_size; posted writes (batched and not) and a
  * flush; SET_IRQS with eventfds and with bools; DMA maps by fd and by
- * message (one read-only); an idle dispatch; the migration calls and two
- * raw features; unmap, unmap all, reset, a last dispatch; close.  Return
+ * message (one read-only); an idle dispatch; DMA logging (start, a report
+ * of 256 MiB split into windows, an unmap with a dirty bitmap, stop); the
+ * migration calls and two raw features; unmap, unmap all, reset, a last
+ * dispatch; close.  Return
  * values are checked only for what must hold whatever the server says: a
  * length never above what was asked, an error inside errno's range.
  */

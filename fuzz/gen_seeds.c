@@ -360,6 +360,13 @@ static void session_irqs(struct sess *s, const struct caps *c)
     set_irqs(s, fds_op(1, FZ_STUB_EVENTFD), efd, UVFIO_PCI_REQ_IRQ_INDEX, 0,
              1, NULL, 0);
     dev_op(s, 0, 0, UVFIO_PCI_REQ_IRQ_INDEX << 8, FZ_OP_TRIGGER);
+    /* INTx unmasked by an eventfd the client signals (its sixth). */
+    set_irqs(s, fds_op(1, FZ_STUB_EVENTFD), UVFIO_IRQ_SET_DATA_EVENTFD |
+             UVFIO_IRQ_SET_ACTION_UNMASK, UVFIO_PCI_INTX_IRQ_INDEX, 0, 1,
+             NULL, 0);
+    dev_op(s, 0, 0, 1, FZ_OP_INTX);
+    gen_put8(&s->b, FZS_SIGNAL);
+    gen_put8(&s->b, 5);
 }
 
 static void session_dma_fd(struct sess *s)
@@ -486,6 +493,41 @@ static void session_mig_resume(struct sess *s)
     free(img);
 }
 
+/* DMA logging over the wire: START on two ranges, the device writes one
+ * of them by DMA, REPORT, an unmap with the legacy bitmap, STOP. */
+static void session_logging(struct sess *s)
+{
+    struct uvfio_wire_logging_report rr = { 0x10000, 0x20000, 4096 };
+    struct { struct uvfio_wire_dma_unmap u; struct uvfio_wire_bitmap b; }
+        __attribute__((packed)) ub = {
+        { 24 + 12 + 2, UVFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP, 0x10000,
+          FZ_STUB_MEMFD_SIZE },
+        { 4096, 2 },
+    };
+    uint8_t p[16 + 2 * 16];
+    struct uvfio_wire_logging_control ctl = { 4096, 2, 0 };
+    struct uvfio_wire_logging_range r[2] = {
+        { 0x10000, FZ_STUB_MEMFD_SIZE }, { 0x100000, 0x10000 },
+    };
+
+    sess_start(s, 0);
+    enable_device(s);
+    dma_map(s, fds_op(1, FZ_STUB_MEMFD), 0x10000, FZ_STUB_MEMFD_SIZE);
+    memcpy(p, &ctl, sizeof(ctl));
+    memcpy(p + sizeof(ctl), r, sizeof(r));
+    feature(s, UVFIO_FEATURE_SET | UVFIO_FEATURE_DMA_LOGGING_START,
+            8 + sizeof(p), p, sizeof(p));
+    dev_op(s, 0, 0x13000, 0x1800, FZ_OP_DMA_WRITE);
+    dev_op(s, 0, 0x18000, 4096, FZ_OP_PIN);
+    dev_op(s, 0, 0, 0, FZ_OP_UNPIN);
+    feature(s, UVFIO_FEATURE_GET | UVFIO_FEATURE_DMA_LOGGING_REPORT,
+            8 + sizeof(rr) + 8, &rr, sizeof(rr));
+    dev_op(s, 0, 0x1f000, 16, FZ_OP_DMA_WRITE);
+    cmd(s, 0, UVFIO_CMD_DMA_UNMAP, &ub, sizeof(ub));
+    feature(s, UVFIO_FEATURE_SET | UVFIO_FEATURE_DMA_LOGGING_STOP, 8, NULL,
+            0);
+}
+
 static void session_misc(struct sess *s)
 {
     uint8_t p[8 + 2 * sizeof(struct uvfio_wire_write_multi_entry)];
@@ -550,6 +592,8 @@ static void server_corpus(const char *dir)
     gen_write(dir, t, "migration-save", &s.b);
     session_mig_resume(&s);
     gen_write(dir, t, "migration-resume", &s.b);
+    session_logging(&s);
+    gen_write(dir, t, "dma-logging", &s.b);
     session_misc(&s);
     gen_write(dir, t, "misc", &s.b);
     session_raw(&s);
@@ -567,5 +611,6 @@ int main(int argc, char **argv)
     version_corpus(argv[1]);
     server_corpus(argv[1]);
     gen_client_seeds(argv[1]);
+    gen_dirty_seeds(argv[1]);
     return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz/gen_seeds.h - the seed generator's shared helpers (gen_seeds.c
- * writes the version and server corpora, gen_client.c the client one).
+ * writes the version and server corpora, gen_client.c the client one,
+ * gen_dirty.c the dirty logging one).
  */
 #ifndef UVFIO_FUZZ_GEN_SEEDS_H
 #define UVFIO_FUZZ_GEN_SEEDS_H
@@ -23,5 +24,7 @@ void gen_write(const char *dir, const char *target, const char *name,
 
 /* gen_client.c: the fuzz_client_reply corpus. */
 void gen_client_seeds(const char *dir);
+/* gen_dirty.c: the fuzz_dirty_report corpus. */
+void gen_dirty_seeds(const char *dir);
 
 #endif /* UVFIO_FUZZ_GEN_SEEDS_H */

@@ -44,7 +44,7 @@ trap 'rm -f "$log"; [ -z "${FUZZ_WORK:-}" ] && rm -rf "$work"' EXIT
 
 # Every regression input on its own first, so one that crashes again is
 # named in the output rather than lost in a fuzzing run.
-mapfile -t inputs < <(find "$regress" -type f ! -name '*.md' | sort)
+mapfile -t inputs < <(find "$regress" -type f | sort)
 if [ ${#inputs[@]} -gt 0 ]; then
     if ! "$exe" "${opts[@]}" "${inputs[@]}" >"$log" 2>&1; then
         tail -n 60 "$log"

@@ -27,7 +27,7 @@ setup() {
 
 seeds() {
     local t
-    for t in fuzz_version fuzz_server_conn fuzz_client_reply; do
+    for t in fuzz_version fuzz_server_conn fuzz_client_reply fuzz_dirty_report; do
         rm -rf "fuzz/corpus/$t"
         mkdir -p "fuzz/corpus/$t"
     done
