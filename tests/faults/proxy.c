@@ -246,7 +246,7 @@ static bool seen(struct proxy *p, struct flow *f, const uint8_t *m,
         r->at_fire = r->track;
         track_describe(&r->track, p->side, m, len, r->fired_what,
                        sizeof(r->fired_what));
-    } else {
+    } else if (!f->dead) {
         /* marked before the send: once sent, the tool may already act
          * on it through the other proxy */
         track_delivered(&r->track, p->side, f->dir, m, len);
