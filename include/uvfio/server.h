@@ -14,6 +14,7 @@
 #ifndef UVFIO_SERVER_H
 #define UVFIO_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <uvfio/device.h>
@@ -91,6 +92,77 @@ UVFIO_API int uvfio_server_dispatch(struct uvfio_server *srv, int timeout_ms);
 UVFIO_API int uvfio_server_run(struct uvfio_server *srv);
 /* Make uvfio_server_run return.  Async-signal-safe and thread-safe. */
 UVFIO_API void uvfio_server_stop(struct uvfio_server *srv);
+
+/*
+ * (Added for the device programs.)  The vfio-user backend program
+ * conventions, once for every program that serves one device:
+ *
+ *   NAME --socket-path=PATH | --fd=N [-v|--verbose] [-h|--help]
+ *        [the limits, --max-xfer=SIZE...] [the program's own options]
+ *
+ * and SIGTERM or SIGINT ending it with status 0 and its socket removed.
+ * The program fills in the first part of struct uvfio_backend, calls
+ * uvfio_backend_parse, creates its device, and hands it to
+ * uvfio_backend_run.  Every message starts with "NAME: "; the only one a
+ * good run prints is "NAME: listening on PATH" (none with --fd).
+ */
+#define UVFIO_BACKEND_EXIT_FAILURE  1   /* a run-time error */
+#define UVFIO_BACKEND_EXIT_USAGE    2   /* bad usage */
+#define UVFIO_BACKEND_MAX_OPTIONS   32  /* program options at most */
+
+struct uvfio_backend_option {
+    const char *name;           /* long name without "--"; NULL ends a list */
+    int has_arg;                /* 1: --name=VALUE or --name VALUE */
+    int key;                    /* handed to parse_option */
+    /* What a good value looks like, for "NAME: --name wants WANT, got
+     * 'VALUE'" when parse_option refuses it; NULL: parse_option says
+     * why itself. */
+    const char *want;
+};
+
+struct uvfio_backend {
+    /* Set by the program. */
+    const char *name;           /* "uvfio-serial" */
+    const char *about;          /* the --help paragraph(s) saying what it
+                                   serves, each line ending in '\n' */
+    const char *options_help;   /* its options' --help lines, the text at
+                                   column 27 as uvfio_server_opts_help();
+                                   NULL: none */
+    const char *verbose_help;   /* NULL: "log every protocol event (debug
+                                   level)" */
+    const struct uvfio_backend_option *options;     /* NULL: none */
+    /* 0 when `arg` (NULL for a flag) is good, -errno when not. */
+    int (*parse_option)(void *ctx, int key, const char *arg);
+    void *ctx;
+
+    /* Filled in by uvfio_backend_parse. */
+    const char *socket_path;    /* NULL with --fd */
+    int fd;                     /* -1 with --socket-path */
+    bool verbose;
+    struct uvfio_server_opts server_opts;
+};
+
+/*
+ * Parse argv (getopt_long rules: "--opt=V" or "--opt V", "--" ends the
+ * options; argv is permuted; the limits take the "=" form only) and set
+ * the library's log level (DEBUG with --verbose, else WARN), so that
+ * creating the device already logs at it.  Returns 0 to go on; 1 when
+ * --help was printed on stdout (exit 0); -EINVAL for bad usage, said on
+ * stderr with a "Try 'NAME --help'." line (exit UVFIO_BACKEND_EXIT_USAGE).
+ * --fd=N must be open already.
+ */
+UVFIO_API int uvfio_backend_parse(struct uvfio_backend *b, int argc,
+                                  char **argv);
+/*
+ * Serve `dev` as parsed until SIGTERM or SIGINT: handlers for both are
+ * installed, and both unblocked, for the time of the call (what was there
+ * before is put back after); SIGPIPE is ignored from then on.  The device
+ * is the caller's again when it returns: 0 after a signal, -errno after a
+ * failure it said on stderr (exit UVFIO_BACKEND_EXIT_FAILURE).  One at a
+ * time per process: -EBUSY.
+ */
+UVFIO_API int uvfio_backend_run(struct uvfio_backend *b,
+                                struct uvfio_device *dev);
 
 #ifdef __cplusplus
 }
