@@ -218,7 +218,7 @@ UVFIO_API int uvfio_backend_parse(struct uvfio_backend *b, int argc,
                                   char **argv)
 {
     struct option lo[MAX_LONGOPTS];
-    int r;
+    int saved_opterr = opterr, r;
 
     if (!b || !b->name || argc < 1 || !argv)
         return -EINVAL;
@@ -236,6 +236,8 @@ UVFIO_API int uvfio_backend_parse(struct uvfio_backend *b, int argc,
     optind = 0;
     opterr = 0;
     r = parse_all(b, argc, argv, lo);
+    /* getopt's state is the program's: leave it as it was found */
+    opterr = saved_opterr;
     if (r > 0) {
         usage(b, stdout);
         return 1;

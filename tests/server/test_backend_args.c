@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,8 +173,10 @@ static void test_socket_path(void **state)
     struct result r;
 
     (void)state;
+    opterr = 1;
     parse(&b, &r, "--socket-path=/tmp/a.sock", NULL);
     assert_int_equal(r.ret, 0);
+    assert_int_equal(opterr, 1);
     assert_string_equal(r.err, "");
     assert_string_equal(r.out, "");
     assert_string_equal(b.socket_path, "/tmp/a.sock");
