@@ -2,7 +2,9 @@
 # make demo: start uvfio-serial on a private socket, show it with
 # uvfio-info (text, then the JSON's PCI part), live-migrate it to a second
 # uvfio-serial with uvfio-migrate and back, stop both with SIGTERM and
-# check they exited cleanly and removed their sockets.
+# check they exited cleanly and removed their sockets.  Then live-migrate
+# a uvfio-edu together with 1 GiB of guest memory that the guest and the
+# device's DMA keep writing, and show the verified result.
 #
 # usage: scripts/demo.sh BUILD_DIR
 set -euo pipefail
@@ -11,15 +13,18 @@ BUILD=${1:?usage: scripts/demo.sh BUILD_DIR}
 SERIAL=$BUILD/drivers/serial/uvfio-serial
 INFO=$BUILD/tools/info/uvfio-info
 MIGRATE=$BUILD/tools/migrate/uvfio-migrate
-for bin in "$SERIAL" "$INFO" "$MIGRATE"; do
+EDU=$BUILD/drivers/edu/uvfio-edu
+for bin in "$SERIAL" "$INFO" "$MIGRATE" "$EDU"; do
 	[[ -x "$bin" ]] || { echo "demo: $bin not built (run: ninja -C $BUILD)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/uvfio-demo.XXXXXX)
 PID=''
 PID2=''
+EPID=''
+EPID2=''
 cleanup() {
-	for p in "$PID" "$PID2"; do
+	for p in "$PID" "$PID2" "$EPID" "$EPID2"; do
 		if [[ -n "$p" ]] && kill -0 "$p" 2>/dev/null; then
 			kill -KILL "$p" 2>/dev/null || true
 		fi
@@ -94,3 +99,48 @@ PID2=''
 [[ $rc -eq 0 && $rc2 -eq 0 ]] || { echo "demo: uvfio-serial exited with $rc / $rc2" >&2; exit 1; }
 [[ ! -e "$SOCK" && ! -e "$SOCK2" ]] || { echo "demo: socket left behind" >&2; exit 1; }
 echo "both uvfio-serial exited 0 and removed their sockets"
+
+# ---- live migration with guest memory ----------------------------------------
+
+wait_socket() { # SOCKET PID: until the server listens there
+	for _ in $(seq 100); do
+		[[ -S "$1" ]] && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "demo: no server on $1" >&2
+	return 1
+}
+
+EDU1=$WORK/edu1.sock
+EDU2=$WORK/edu2.sock
+echo
+echo "== starting two uvfio-edu (QEMU's edu with a copy queue): $EDU1, $EDU2"
+"$EDU" --socket-path="$EDU1" 2>/dev/null &
+EPID=$!
+"$EDU" --socket-path="$EDU2" 2>/dev/null &
+EPID2=$!
+wait_socket "$EDU1" "$EPID"
+wait_socket "$EDU2" "$EPID2"
+
+echo
+echo "== uvfio-migrate --guest-memory 1G --guest-write-rate 50 --device-dma-rate 100 $EDU1 $EDU2"
+echo "   (1 GiB of guest memory on each side; the guest writes 50 MiB/s of it,"
+echo "    the device's copy queue 100 MiB/s by DMA; memory and device state are"
+echo "    verified at the destination before it runs)"
+"$MIGRATE" --progress --guest-memory 1G --guest-write-rate 50 \
+	--device-dma-rate 100 "$EDU1" "$EDU2" | tee "$WORK/live.out"
+grep -q '^  verified   memory: 262144 pages identical' "$WORK/live.out" ||
+	{ echo "demo: the live migration was not verified" >&2; exit 1; }
+
+echo
+echo "== stopping both uvfio-edu (SIGTERM)"
+kill -TERM "$EPID" "$EPID2"
+rc=0
+wait "$EPID" || rc=$?
+EPID=''
+rc2=0
+wait "$EPID2" || rc2=$?
+EPID2=''
+[[ $rc -eq 0 && $rc2 -eq 0 ]] || { echo "demo: uvfio-edu exited with $rc / $rc2" >&2; exit 1; }
+echo "both uvfio-edu exited 0"
