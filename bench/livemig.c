@@ -61,7 +61,7 @@ static double mbs(uint64_t bytes, double ms)
     return ms > 0 ? (double)bytes / 1e3 / ms : 0;
 }
 
-/* ---- the baselines ---------------------------------------------------------- */
+/* ---- the baselines ------------------------------------------------------ */
 
 /* Backed and mapped, as the migration's guest memory is. */
 static uint8_t *populated(uint64_t size)
@@ -152,7 +152,7 @@ static void baselines(const struct opts *o)
     munmap(dst, o->size);
 }
 
-/* ---- the servers -------------------------------------------------------------- */
+/* ---- the servers -------------------------------------------------------- */
 
 struct server {
     pid_t pid;
@@ -197,7 +197,7 @@ static void stop_server(struct server *s)
     s->pid = 0;
 }
 
-/* ---- the migrations --------------------------------------------------------------- */
+/* ---- the migrations ----------------------------------------------------- */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -287,7 +287,7 @@ out:
     return ret;
 }
 
-/* ---- options ------------------------------------------------------------------------ */
+/* ---- options ------------------------------------------------------------ */
 
 static void default_edu(struct opts *o, const char *argv0)
 {

@@ -100,7 +100,7 @@ PID2=''
 [[ ! -e "$SOCK" && ! -e "$SOCK2" ]] || { echo "demo: socket left behind" >&2; exit 1; }
 echo "both uvfio-serial exited 0 and removed their sockets"
 
-# ---- live migration with guest memory ----------------------------------------
+# ---- live migration with guest memory ---------------------------------------
 
 wait_socket() { # SOCKET PID: until the server listens there
 	for _ in $(seq 100); do
@@ -124,7 +124,8 @@ wait_socket "$EDU1" "$EPID"
 wait_socket "$EDU2" "$EPID2"
 
 echo
-echo "== uvfio-migrate --guest-memory 1G --guest-write-rate 50 --device-dma-rate 100 $EDU1 $EDU2"
+echo "== uvfio-migrate --guest-memory 1G --guest-write-rate 50" \
+	"--device-dma-rate 100 $EDU1 $EDU2"
 echo "   (1 GiB of guest memory on each side; the guest writes 50 MiB/s of it,"
 echo "    the device's copy queue 100 MiB/s by DMA; memory and device state are"
 echo "    verified at the destination before it runs)"
@@ -142,5 +143,6 @@ EPID=''
 rc2=0
 wait "$EPID2" || rc2=$?
 EPID2=''
-[[ $rc -eq 0 && $rc2 -eq 0 ]] || { echo "demo: uvfio-edu exited with $rc / $rc2" >&2; exit 1; }
+[[ $rc -eq 0 && $rc2 -eq 0 ]] ||
+	{ echo "demo: uvfio-edu exited with $rc / $rc2" >&2; exit 1; }
 echo "both uvfio-edu exited 0"

@@ -99,6 +99,7 @@ enum fake_dst {
     FD_DEVICE_MISMATCH,
     FD_NOT_RUNNING,
     FD_CLOSE_AFTER_LOADED,
+    FD_ERROR_MID_PRECOPY,
 };
 
 struct fake {
@@ -225,6 +226,13 @@ static void fake_dst_play(struct fake *f)
         play_to_sums(s);
         send_result(s, LM_RESULT_MEM_OK | LM_RESULT_DEV_OK, -EIO);
         break;
+    case FD_ERROR_MID_PRECOPY:
+        send_ready(s);
+        assert_true(skip_until(s, LM_REC_PAGES));
+        lm_send_error(s, -EIO, "disk on fire");
+        /* and keep swallowing: the source must stop on its own */
+        skip_until(s, LM_REC_TYPE_COUNT);
+        return;
     case FD_CLOSE_AFTER_LOADED:
         send_ready(s);
         assert_true(skip_until(s, LM_REC_END));
@@ -328,6 +336,15 @@ static void test_dst_not_running(void **state)
 {
     against_fake_dst(state, FD_NOT_RUNNING, -EIO, MIG_SOURCE_RUNNING,
                      "did not start");
+}
+
+/* The destination gives up mid-precopy but keeps reading: the source
+ * hears why between rounds (or at the latest when it waits for LOADED)
+ * instead of sending into the void. */
+static void test_dst_error_mid_precopy(void **state)
+{
+    against_fake_dst(state, FD_ERROR_MID_PRECOPY, -EIO, MIG_SOURCE_RUNNING,
+                     "destination: disk on fire");
 }
 
 static void test_dst_closes_after_loaded(void **state)
@@ -440,6 +457,17 @@ static void test_src_wrong_memory_size(void **state)
     fake_src_begin(state, &f, MEM);
     send_hello(f.s, 2 * MEM, true);
     fake_src_end(state, &f, -EINVAL);
+}
+
+/* A memory size nobody configured at the destination must fit what the
+ * host has free: no peer makes us allocate a petabyte. */
+static void test_src_memory_beyond_host(void **state)
+{
+    struct fake_src_run f;
+
+    fake_src_begin(state, &f, 0);
+    send_hello(f.s, 1ull << 50, true);
+    fake_src_end(state, &f, -EFBIG);
 }
 
 static void test_src_pages_outside(void **state)
@@ -594,10 +622,12 @@ int main(int argc, char **argv)
         T(test_dst_malformed_result),
         T(test_dst_device_mismatch),
         T(test_dst_not_running),
+        T(test_dst_error_mid_precopy),
         T(test_dst_closes_after_loaded),
         T(test_src_garbage),
         T(test_src_hello_bad_version),
         T(test_src_wrong_memory_size),
+        T(test_src_memory_beyond_host),
         T(test_src_pages_outside),
         T(test_src_pages_far_outside),
         T(test_src_device_garbage),

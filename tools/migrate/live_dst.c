@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "live_priv.h"
 #include "pagebits.h"
@@ -82,6 +83,13 @@ static int send_flush(struct ldst *m, uint32_t type, const void *p,
                          lm_rec_name(type)) : 0;
 }
 
+static uint64_t free_memory(void)
+{
+    long pages = sysconf(_SC_AVPHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+    return pages > 0 && size > 0 ? (uint64_t)pages * (uint64_t)size : 0;
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int recv_hello(struct ldst *m)
@@ -108,6 +116,13 @@ static int recv_hello(struct ldst *m)
                          "bytes, this side's %llu",
                          (unsigned long long)m->hello.mem_size,
                          (unsigned long long)m->o->mem_size);
+    /* a size nobody configured here must fit what this host has free:
+     * otherwise any peer could make us allocate without bound */
+    if (!m->o->mem_size && m->hello.mem_size > free_memory())
+        return live_fail(m->r, -EFBIG, "the source's guest memory (%llu "
+                         "bytes) is more than this host has free; give "
+                         "--guest-memory to insist",
+                         (unsigned long long)m->hello.mem_size);
     if (m->hello.mem_size > SIZE_MAX / 2)
         return live_fail(m->r, -EFBIG, "the source's guest memory is too "
                          "large for this host");

@@ -209,7 +209,7 @@ int netaddr_connect(const struct netaddr *a, int timeout_ms)
     uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
     struct timespec ts = { 0, RETRY_MS * 1000000L };
     struct addrinfo *res;
-    int r;
+    int r, refused = 0;
 
     if (!a->host[0])
         return -EINVAL;
@@ -218,11 +218,16 @@ int netaddr_connect(const struct netaddr *a, int timeout_ms)
         return r;
     for (;;) {
         r = connect_once(res, deadline);
-        if (r >= 0 || (r != -ECONNREFUSED && r != -ENETUNREACH) ||
-            now_ms() >= deadline)
+        if (r == -ECONNREFUSED || r == -ENETUNREACH)
+            refused = r;
+        else if (r != -ETIMEDOUT || !refused)
+            break;
+        if (now_ms() >= deadline)
             break;
         nanosleep(&ts, NULL);
     }
     freeaddrinfo(res);
-    return r;
+    /* an attempt cut short by the deadline says less than the refusals
+     * before it: nobody listens */
+    return r == -ETIMEDOUT && refused ? refused : r;
 }
