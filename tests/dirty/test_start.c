@@ -378,7 +378,8 @@ static int rec_start(struct uvfio_device *dev,
     (void)dev;
     rec.starts++;
     rec.nr = nr;
-    memcpy(rec.r, r, nr * sizeof(*r));
+    if (nr)     /* "log everything" comes with no ranges at all */
+        memcpy(rec.r, r, nr * sizeof(*r));
     rec.hint = *page_size;
     if (rec.choose)
         *page_size = rec.choose;

@@ -108,6 +108,16 @@ static void scene_end_bounded(struct scene *sc)
     iso_probe_check(sc->what, &st, &sc->probe, MIN_SAMPLES, P99_MS, MAX_MS);
 }
 
+/* Let the probe gather `min` samples (bounded) while a scene goes on. */
+static void wait_probe_samples(struct scene *sc, size_t min, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 5) {
+        if (__atomic_load_n(&sc->probe.n, __ATOMIC_RELAXED) >= min)
+            return;
+        iso_sleep_ms(5);
+    }
+}
+
 /* A device whose bad client has gone takes the next one at once. */
 static void assert_device_free(unsigned int dev)
 {
@@ -366,7 +376,11 @@ static void test_garbage_headers(void **state)
     assert_true(fd >= 0);
     assert_int_equal(send(fd, noise, sizeof(noise), MSG_NOSIGNAL),
                      sizeof(noise));
+    /* Keep the noisy client connected until the other device has been
+     * measured enough times: the scene is short, and on a loaded machine
+     * 100 ms alone can hold fewer than MIN_SAMPLES probes. */
     iso_sleep_ms(100);
+    wait_probe_samples(sc, MIN_SAMPLES, 5000);
     close(fd);
     assert_device_free(1);
     scene_end_bounded(sc);
