@@ -217,6 +217,8 @@ int proc_wait_socket(const struct proc *p, const char *path, int timeout_ms)
     long long end = proc_now_ms() + timeout_ms;
     struct stat st;
 
+    /* the servers listen on a temporary name and rename it into place:
+     * once the path is there, a connect() is accepted */
     while (proc_now_ms() < end) {
         if (!stat(path, &st) && S_ISSOCK(st.st_mode))
             return 0;
