@@ -2,9 +2,9 @@
 /*
  * proto/buf.c - growable byte buffer.
  *
- * Growth doubles the capacity so appending n bytes piecewise stays O(n),
- * and every size computation is checked so a hostile length can never wrap
- * into a small allocation.
+ * Growth at least doubles the capacity so appending n bytes piecewise
+ * stays O(n), and every size computation is checked so a hostile length
+ * can never wrap into a small allocation.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,14 +22,13 @@ int uvfio_buf_reserve(struct uvfio_buf *b, size_t extra)
     need = b->len + extra;
     if (need <= b->cap)
         return 0;
-    cap = b->cap ? b->cap : 64;
-    while (cap < need) {
-        if (cap > SIZE_MAX / 2) {
-            cap = need;
-            break;
-        }
-        cap *= 2;
-    }
+    /* Doubling keeps piecewise appends O(n); one big reserve gets what it
+     * asks for, not up to twice that (64 MiB + 8 would round to 128). */
+    cap = b->cap <= SIZE_MAX / 2 ? b->cap * 2 : need;
+    if (cap < need)
+        cap = need;
+    if (cap < 64)
+        cap = 64;
     p = realloc(b->data, cap);
     if (!p)
         return -ENOMEM;

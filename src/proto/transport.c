@@ -7,11 +7,15 @@
  * recvmsg usually brings a whole request, often several, and they are
  * handed out one by one without further syscalls.  A message larger than
  * that buffer gets its own payload allocation and the rest of it is read
- * straight into place (with the buffer as a second iovec so the bytes of
+ * straight into place (with the buffer as a last iovec so the bytes of
  * the next messages still come in the same call); 64 MiB payloads are
- * never copied twice.  A message over the size limit but under the discard
- * limit is read and thrown away, then handed out header-only with
- * `oversize` set, so the server can answer E2BIG and carry on.
+ * never copied twice.  That allocation can come back (uvfio_rx_recycle) to
+ * hold the next big message, and an expected reply can be read straight
+ * into the caller's memory (the sink): a big message then lands where it
+ * belongs without an allocation and without a copy.  A message over the
+ * size limit but under the discard limit is read and thrown away, then
+ * handed out header-only with `oversize` set, so the server can answer
+ * E2BIG and carry on.
  *
  * File descriptors.  SCM_RIGHTS fds arrive with the first byte of the
  * sendmsg they were attached to, and Linux ends a stream recvmsg right
@@ -34,9 +38,8 @@
  * a request/reply loop.  Blocking sockets never take that shortcut.
  *
  * Sending writes header and payload with one sendmsg (MSG_NOSIGNAL) and
- * loops over partial writes; fds go with the first byte only.  The txq
- * copies messages for non-blocking sockets and batches fd-less ones into
- * one sendmsg.
+ * loops over partial writes; fds go with the first byte only.  The output
+ * queue for non-blocking sockets is txq.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,16 +50,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "transport.h"
+#include "transport_priv.h"
 
 #define RX_BUF_SIZE     (64u << 10)
 #define STACK_IOV       8
-#define TXQ_BATCH_IOV   64
-
-union fd_cmsg {
-    struct cmsghdr align;
-    uint8_t bytes[CMSG_SPACE(UVFIO_MAX_FDS_LIMIT * sizeof(int))];
-};
 
 /* fds that arrived for the message starting at stream position `owner`. */
 struct fd_batch {
@@ -92,17 +89,25 @@ struct uvfio_rx {
     enum rx_state state;
     struct uvfio_wire_hdr hdr;      /* LARGE / DISCARD message */
     uint64_t start, end;            /* its stream range */
-    uint8_t *payload;               /* LARGE */
+    uint8_t *payload;               /* LARGE: payload bytes [0, split) */
+    size_t payload_cap;
+    uint8_t *sunk_to;               /* LARGE: payload bytes [split, len) */
+    size_t split;
     size_t got;
     size_t skip;                    /* DISCARD: bytes still to drop */
+
+    struct uvfio_rx_sink sink;
+    bool sink_armed;
+    uint8_t *spare;                 /* recycled payload for the next big one */
+    size_t spare_cap;
 
     struct fd_batch *batches;
     size_t nbatches;
 
-    union fd_cmsg cmsg;
+    union uvfio_fd_cmsg cmsg;
 };
 
-static void close_fds(int *fds, size_t n)
+void uvfio_close_fds(int *fds, size_t n)
 {
     size_t i;
 
@@ -119,7 +124,7 @@ void uvfio_msg_free(struct uvfio_msg *m)
         return;
     free(m->payload);
     if (m->fds)
-        close_fds(m->fds, m->nfds);
+        uvfio_close_fds(m->fds, m->nfds);
     free(m->fds);
     memset(m, 0, sizeof(*m));
 }
@@ -128,7 +133,7 @@ void uvfio_msg_free(struct uvfio_msg *m)
 
 static void batch_drop(struct uvfio_rx *rx)
 {
-    close_fds(rx->batches[0].fds, rx->batches[0].n);
+    uvfio_close_fds(rx->batches[0].fds, rx->batches[0].n);
     free(rx->batches[0].fds);
     rx->nbatches--;
     memmove(rx->batches, rx->batches + 1, rx->nbatches * sizeof(*rx->batches));
@@ -164,7 +169,7 @@ static int add_fds(struct uvfio_rx *rx, uint64_t owner, int *fds, size_t n,
     if (!b || b->owner != owner) {
         b = realloc(rx->batches, (rx->nbatches + 1) * sizeof(*b));
         if (!b) {
-            close_fds(fds, n);
+            uvfio_close_fds(fds, n);
             return -ENOMEM;
         }
         rx->batches = b;
@@ -173,15 +178,15 @@ static int add_fds(struct uvfio_rx *rx, uint64_t owner, int *fds, size_t n,
         b->owner = owner;
     }
     if (truncated || b->truncated || b->n + n > rx->max_fds) {
-        close_fds(fds, n);
-        close_fds(b->fds, b->n);
+        uvfio_close_fds(fds, n);
+        uvfio_close_fds(b->fds, b->n);
         b->n = 0;
         b->truncated = true;
         return 0;
     }
     grown = realloc(b->fds, (b->n + n) * sizeof(int));
     if (!grown) {
-        close_fds(fds, n);
+        uvfio_close_fds(fds, n);
         return -ENOMEM;
     }
     memcpy(grown + b->n, fds, n * sizeof(int));
@@ -270,6 +275,7 @@ void uvfio_rx_free(struct uvfio_rx *rx)
         batch_drop(rx);
     free(rx->batches);
     free(rx->payload);
+    free(rx->spare);
     free(rx->buf);
     free(rx);
 }
@@ -281,6 +287,12 @@ void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
     if (rx->discard_limit < max_size)
         rx->discard_limit = max_size;
     rx->max_fds = max_fds < UVFIO_MAX_FDS_LIMIT ? max_fds : UVFIO_MAX_FDS_LIMIT;
+    /* A lowered limit lowers what may be kept for later, too. */
+    if (rx->spare_cap > max_size) {
+        free(rx->spare);
+        rx->spare = NULL;
+        rx->spare_cap = 0;
+    }
 }
 
 bool uvfio_rx_partial(const struct uvfio_rx *rx)
@@ -292,6 +304,79 @@ static void msg_init(struct uvfio_msg *m, const struct uvfio_wire_hdr *hdr)
 {
     memset(m, 0, sizeof(*m));
     m->hdr = *hdr;
+}
+
+/* ---- payload memory: recycled buffers and the sink ---------------------- */
+
+void uvfio_rx_recycle(struct uvfio_rx *rx, struct uvfio_msg *m)
+{
+    /* Small payloads cost nothing to allocate; keep only what saves the
+     * faulting-in of a big one, and never more than one such buffer. */
+    if (m->payload && m->cap > RX_BUF_SIZE && m->cap <= rx->max_size &&
+        m->cap > rx->spare_cap) {
+        free(rx->spare);
+        rx->spare = m->payload;
+        rx->spare_cap = m->cap;
+        m->payload = NULL;
+    }
+    uvfio_msg_free(m);
+}
+
+/* A buffer of at least `size` bytes for a payload: the spare if it fits
+ * and the payload is big enough to be worth it. */
+static uint8_t *payload_alloc(struct uvfio_rx *rx, size_t size, size_t *cap)
+{
+    uint8_t *p;
+
+    if (size > RX_BUF_SIZE && rx->spare && rx->spare_cap >= size) {
+        p = rx->spare;
+        *cap = rx->spare_cap;
+        rx->spare = NULL;
+        rx->spare_cap = 0;
+        return p;
+    }
+    p = malloc(size);
+    *cap = size;
+    return p;
+}
+
+void uvfio_rx_set_sink(struct uvfio_rx *rx, const struct uvfio_rx_sink *s)
+{
+    rx->sink = *s;
+    rx->sink_armed = s->buf != NULL;
+}
+
+void uvfio_rx_clear_sink(struct uvfio_rx *rx)
+{
+    rx->sink_armed = false;
+    if (rx->state != RX_LARGE || !rx->sunk_to)
+        return;
+    /*
+     * Its reply is half in and the memory is going away: drop the rest as
+     * for an oversize message.  An unfinished LARGE payload has taken
+     * every byte read since it started, so the buffer is empty and the
+     * next byte read is the first one to drop.
+     */
+    free(rx->payload);
+    rx->payload = NULL;
+    rx->sunk_to = NULL;
+    rx->skip = rx->hdr.size - UVFIO_HDR_SIZE - rx->got;
+    rx->head = rx->tail = 0;
+    rx->base = rx->pos;
+    rx->state = RX_DISCARD;
+}
+
+/* Whether the message with header h is the one the sink waits for. */
+static bool sink_takes(const struct uvfio_rx *rx, const struct uvfio_wire_hdr *h)
+{
+    const struct uvfio_rx_sink *s = &rx->sink;
+    size_t len = h->size - UVFIO_HDR_SIZE;
+
+    return rx->sink_armed &&
+           (h->flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_REPLY &&
+           !(h->flags & UVFIO_HDR_ERROR) &&
+           h->msg_id == s->msg_id && h->cmd == s->cmd &&
+           len > s->skip && len - s->skip <= s->len;
 }
 
 static int next_discard(struct uvfio_rx *rx, struct uvfio_msg *out)
@@ -310,7 +395,7 @@ static int next_discard(struct uvfio_rx *rx, struct uvfio_msg *out)
     /* The message is refused: whatever came with it is not the caller's. */
     take_fds(rx, rx->start, out);
     if (out->fds)
-        close_fds(out->fds, out->nfds);
+        uvfio_close_fds(out->fds, out->nfds);
     free(out->fds);
     out->fds = NULL;
     out->nfds = 0;
@@ -324,8 +409,11 @@ static int next_large(struct uvfio_rx *rx, struct uvfio_msg *out)
         return 0;
     msg_init(out, &rx->hdr);
     out->payload = rx->payload;
-    out->len = rx->got;
+    out->len = rx->split;
+    out->cap = rx->payload_cap;
+    out->sunk = rx->got - rx->split;
     rx->payload = NULL;
+    rx->sunk_to = NULL;
     take_fds(rx, rx->start, out);
     rx->state = RX_BUFFERED;
     return 1;
@@ -344,16 +432,43 @@ static int start_discard(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h,
     return next_discard(rx, out);
 }
 
-/* Move what is buffered of a big message into its own allocation. */
+/* Payload bytes [got, got + n) of a LARGE message, from src to their place. */
+static void large_place(struct uvfio_rx *rx, const uint8_t *src, size_t n)
+{
+    size_t k = 0;
+
+    if (rx->got < rx->split) {
+        k = rx->split - rx->got < n ? rx->split - rx->got : n;
+        memcpy(rx->payload + rx->got, src, k);
+    }
+    if (n > k)
+        memcpy(rx->sunk_to + (rx->got + k - rx->split), src + k, n - k);
+    rx->got += n;
+}
+
+/* A big message gets its own payload buffer, or the sink; move what is
+ * buffered of it there and read the rest straight into place. */
 static int start_large(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h)
 {
     size_t have = rx->tail - rx->head - UVFIO_HDR_SIZE;
+    size_t len = h->size - UVFIO_HDR_SIZE;
 
-    rx->payload = malloc(h->size - UVFIO_HDR_SIZE);
-    if (!rx->payload)
-        return -ENOMEM;
-    memcpy(rx->payload, rx->buf + rx->head + UVFIO_HDR_SIZE, have);
-    rx->got = have;
+    rx->split = len;
+    rx->sunk_to = NULL;
+    if (sink_takes(rx, h)) {
+        rx->sink_armed = false;
+        rx->split = rx->sink.skip;
+        rx->sunk_to = rx->sink.buf;
+    }
+    rx->payload = NULL;
+    rx->payload_cap = 0;
+    if (rx->split) {
+        rx->payload = payload_alloc(rx, rx->split, &rx->payload_cap);
+        if (!rx->payload)
+            return -ENOMEM;
+    }
+    rx->got = 0;
+    large_place(rx, rx->buf + rx->head + UVFIO_HDR_SIZE, have);
     rx->hdr = *h;
     rx->start = rx->base;
     rx->end = rx->base + h->size;
@@ -366,15 +481,22 @@ static int start_large(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h)
 static int deliver_buffered(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h,
                             struct uvfio_msg *out)
 {
+    const uint8_t *src = rx->buf + rx->head + UVFIO_HDR_SIZE;
     size_t len = h->size - UVFIO_HDR_SIZE;
 
     msg_init(out, h);
+    if (sink_takes(rx, h)) {
+        rx->sink_armed = false;
+        out->sunk = len - rx->sink.skip;
+        memcpy(rx->sink.buf, src + rx->sink.skip, out->sunk);
+        len = rx->sink.skip;
+    }
     if (len) {
         out->payload = malloc(len);
         if (!out->payload)
             return -ENOMEM;
-        memcpy(out->payload, rx->buf + rx->head + UVFIO_HDR_SIZE, len);
-        out->len = len;
+        memcpy(out->payload, src, len);
+        out->len = out->cap = len;
     }
     take_fds(rx, rx->base, out);
     rx->head += h->size;
@@ -430,17 +552,36 @@ static size_t still_needed(const struct uvfio_rx *rx)
     return h.size - avail;
 }
 
+/* Where the rest of a LARGE message goes: its payload, then the sink. */
+static size_t large_iov(const struct uvfio_rx *rx, struct iovec *iov,
+                        int *niov)
+{
+    size_t len = rx->hdr.size - UVFIO_HDR_SIZE;
+    size_t from = rx->got > rx->split ? rx->got : rx->split;
+
+    if (rx->got < rx->split) {
+        iov[*niov].iov_base = rx->payload + rx->got;
+        iov[*niov].iov_len = rx->split - rx->got;
+        (*niov)++;
+    }
+    if (len > from) {
+        iov[*niov].iov_base = rx->sunk_to + (from - rx->split);
+        iov[*niov].iov_len = len - from;
+        (*niov)++;
+    }
+    return len - rx->got;
+}
+
 static size_t rx_iov(struct uvfio_rx *rx, struct iovec *iov, int *niov)
 {
-    size_t room;
+    size_t room, want;
+    int i;
 
     *niov = 0;
     if (rx->state == RX_LARGE) {
-        iov[0].iov_base = rx->payload + rx->got;
-        iov[0].iov_len = rx->hdr.size - UVFIO_HDR_SIZE - rx->got;
-        *niov = 1;
+        want = large_iov(rx, iov, niov);
         if (rx->exact)
-            return iov[0].iov_len;
+            return want;
     } else if (rx->head == rx->tail) {
         rx->head = rx->tail = 0;
     } else if (rx->head) {
@@ -454,7 +595,9 @@ static size_t rx_iov(struct uvfio_rx *rx, struct iovec *iov, int *niov)
     iov[*niov].iov_base = rx->buf + rx->tail;
     iov[*niov].iov_len = room;
     (*niov)++;
-    return *niov == 2 ? iov[0].iov_len + room : room;
+    for (i = 0, want = 0; i < *niov; i++)
+        want += iov[i].iov_len;
+    return want;
 }
 
 static void rx_account(struct uvfio_rx *rx, size_t n)
@@ -474,7 +617,7 @@ static void rx_account(struct uvfio_rx *rx, size_t n)
 /* One recvmsg: 1 when bytes came, 0 on EAGAIN, -errno at the end. */
 static int rx_fill(struct uvfio_rx *rx, int sock)
 {
-    struct iovec iov[2];
+    struct iovec iov[3];
     struct msghdr mh = { .msg_iov = iov };
     size_t want;
     ssize_t n;
@@ -499,7 +642,7 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
         int fds[UVFIO_MAX_FDS_LIMIT];
 
         /* Stream sockets send no fds without bytes; never leak anyway. */
-        close_fds(fds, gather_fds(&mh, fds));
+        uvfio_close_fds(fds, gather_fds(&mh, fds));
         return -ECONNRESET;
     }
     rx_account(rx, (size_t)n);
@@ -528,11 +671,14 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 {
     int r;
 
-    /* Something already buffered, or a message half in: that is not the
-     * moment to sleep in the kernel, the normal path handles it. */
-    if (!rx->dontwait || rx->err || rx->tail != rx->head ||
-        uvfio_rx_partial(rx))
+    if (!rx->dontwait || rx->err)
         return uvfio_rx_read(rx, sock, out);
+    /*
+     * A message already buffered whole is handed out before any recvmsg,
+     * so only a caller that needs more bytes ever sleeps - including one
+     * waiting for the rest of a big message, which must not spin on
+     * EAGAIN while the peer's bytes trickle in.
+     */
     rx->drained = false;
     rx->wait_once = true;
     r = uvfio_rx_read(rx, sock, out);
@@ -608,8 +754,8 @@ int uvfio_msg_recv(int sock, struct uvfio_msg *out, size_t max_size,
 
 /* ---- sending -------------------------------------------------------------- */
 
-static void attach_fds(struct msghdr *mh, union fd_cmsg *c, const int *fds,
-                       size_t nfds)
+void uvfio_attach_fds(struct msghdr *mh, union uvfio_fd_cmsg *c,
+                      const int *fds, size_t nfds)
 {
     struct cmsghdr *h;
 
@@ -642,7 +788,7 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 static int send_all(int sock, struct iovec *iov, int cnt, const int *fds,
                     size_t nfds)
 {
-    union fd_cmsg c;
+    union uvfio_fd_cmsg c;
     struct msghdr mh;
     ssize_t n;
     int r;
@@ -651,7 +797,7 @@ static int send_all(int sock, struct iovec *iov, int cnt, const int *fds,
         memset(&mh, 0, sizeof(mh));
         mh.msg_iov = iov;
         mh.msg_iovlen = (size_t)cnt;
-        attach_fds(&mh, &c, fds, nfds);
+        uvfio_attach_fds(&mh, &c, fds, nfds);
         n = sendmsg(sock, &mh, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
@@ -670,8 +816,8 @@ static int send_all(int sock, struct iovec *iov, int cnt, const int *fds,
 }
 
 /* hdr->size from the pieces; -EMSGSIZE past the 32-bit size field. */
-static int msg_size(struct uvfio_wire_hdr *hdr, const struct iovec *iov,
-                    int iovcnt, size_t nfds)
+int uvfio_msg_size(struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                   int iovcnt, size_t nfds)
 {
     uint64_t total = UVFIO_HDR_SIZE;
     int i;
@@ -695,7 +841,7 @@ int uvfio_msg_send(int sock, struct uvfio_wire_hdr *hdr,
     struct iovec stack[STACK_IOV], *vec = stack;
     int r;
 
-    r = msg_size(hdr, iov, iovcnt, nfds);
+    r = uvfio_msg_size(hdr, iov, iovcnt, nfds);
     if (r < 0)
         return r;
     if (iovcnt + 1 > STACK_IOV) {
@@ -723,176 +869,4 @@ int uvfio_msg_send_error(int sock, const struct uvfio_wire_hdr *req, int err)
     };
 
     return uvfio_msg_send(sock, &h, NULL, 0, NULL, 0);
-}
-
-/* ---- output queue -------------------------------------------------------- */
-
-struct txq_msg {
-    struct txq_msg *next;
-    size_t len;
-    size_t off;             /* bytes already sent */
-    int *fds;               /* our dups, closed once the first byte left */
-    size_t nfds;
-    uint8_t data[];         /* header + payload */
-};
-
-struct uvfio_txq {
-    struct txq_msg *head, **tailp;
-    size_t bytes;           /* unsent */
-    size_t max_bytes;
-};
-
-struct uvfio_txq *uvfio_txq_new(size_t max_bytes)
-{
-    struct uvfio_txq *q = calloc(1, sizeof(*q));
-
-    if (!q)
-        return NULL;
-    q->tailp = &q->head;
-    q->max_bytes = max_bytes;
-    return q;
-}
-
-static void txq_msg_free(struct txq_msg *m)
-{
-    if (m->fds)
-        close_fds(m->fds, m->nfds);
-    free(m->fds);
-    free(m);
-}
-
-void uvfio_txq_free(struct uvfio_txq *q)
-{
-    struct txq_msg *m;
-
-    if (!q)
-        return;
-    while ((m = q->head)) {
-        q->head = m->next;
-        txq_msg_free(m);
-    }
-    free(q);
-}
-
-size_t uvfio_txq_pending(const struct uvfio_txq *q)
-{
-    return q->bytes;
-}
-
-static int dup_fds(struct txq_msg *m, const int *fds, size_t nfds)
-{
-    if (!nfds)
-        return 0;
-    m->fds = malloc(nfds * sizeof(int));
-    if (!m->fds)
-        return -ENOMEM;
-    for (m->nfds = 0; m->nfds < nfds; m->nfds++) {
-        m->fds[m->nfds] = fcntl(fds[m->nfds], F_DUPFD_CLOEXEC, 0);
-        if (m->fds[m->nfds] < 0)
-            return -errno;
-    }
-    return 0;
-}
-
-int uvfio_txq_push(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
-                   const struct iovec *iov, int iovcnt,
-                   const int *fds, size_t nfds)
-{
-    struct txq_msg *m;
-    uint8_t *p;
-    int i, r;
-
-    r = msg_size(hdr, iov, iovcnt, nfds);
-    if (r < 0)
-        return r;
-    if (hdr->size > q->max_bytes - q->bytes)
-        return -ENOBUFS;
-    m = calloc(1, sizeof(*m) + hdr->size);
-    if (!m)
-        return -ENOMEM;
-    r = dup_fds(m, fds, nfds);
-    if (r < 0) {
-        txq_msg_free(m);
-        return r;
-    }
-    m->len = hdr->size;
-    memcpy(m->data, hdr, UVFIO_HDR_SIZE);
-    for (p = m->data + UVFIO_HDR_SIZE, i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len)
-            memcpy(p, iov[i].iov_base, iov[i].iov_len);
-        p += iov[i].iov_len;
-    }
-    *q->tailp = m;
-    q->tailp = &m->next;
-    q->bytes += m->len;
-    return 0;
-}
-
-/*
- * The iovec for the next sendmsg.  A message whose fds have not gone yet is
- * sent on its own so the receiver can tell whose fds they are; fd-less
- * messages are batched.
- */
-static int txq_iov(struct uvfio_txq *q, struct iovec *iov)
-{
-    struct txq_msg *m = q->head;
-    int n = 0;
-
-    do {
-        iov[n].iov_base = m->data + m->off;
-        iov[n].iov_len = m->len - m->off;
-        n++;
-        if (m->nfds)
-            break;
-        m = m->next;
-    } while (m && !m->nfds && n < TXQ_BATCH_IOV);
-    return n;
-}
-
-static void txq_consume(struct uvfio_txq *q, size_t n)
-{
-    struct txq_msg *m = q->head;
-
-    if (m->nfds) {
-        close_fds(m->fds, m->nfds);
-        m->nfds = 0;
-    }
-    q->bytes -= n;
-    while (n) {
-        m = q->head;
-        if (n < m->len - m->off) {
-            m->off += n;
-            return;
-        }
-        n -= m->len - m->off;
-        q->head = m->next;
-        if (!q->head)
-            q->tailp = &q->head;
-        txq_msg_free(m);
-    }
-}
-
-int uvfio_txq_flush(struct uvfio_txq *q, int sock)
-{
-    struct iovec iov[TXQ_BATCH_IOV];
-    union fd_cmsg c;
-    struct msghdr mh;
-    ssize_t n;
-
-    while (q->head) {
-        memset(&mh, 0, sizeof(mh));
-        mh.msg_iov = iov;
-        mh.msg_iovlen = (size_t)txq_iov(q, iov);
-        attach_fds(&mh, &c, q->head->fds, q->head->nfds);
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return -EAGAIN;
-            return -errno;
-        }
-        txq_consume(q, (size_t)n);
-    }
-    return 0;
 }

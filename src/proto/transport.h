@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "buf.h"
 #include "wire.h"
 
 /* Hard cap on fds per message whatever is negotiated (SCM_MAX_FD is 253). */
@@ -32,8 +33,13 @@ struct uvfio_msg {
     int *fds;               /* received fds; a consumer that keeps one sets
                                its slot to -1 so uvfio_msg_free leaves it */
     size_t nfds;
+    size_t cap;             /* allocation behind payload (>= len), for
+                               uvfio_rx_recycle */
+    size_t sunk;            /* payload bytes after `len` that went to the
+                               receiver's sink instead (see below) */
     bool oversize;          /* header announced more than the receiver's
-                               limit: payload was discarded, len == 0 */
+                               limit, or its sink was withdrawn while it
+                               came in: payload discarded, len == 0 */
     bool fds_truncated;     /* the peer sent more fds than allowed */
 };
 
@@ -83,6 +89,42 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
 
 /*
+ * Done with *m, which came from rx: its payload, if big, may hold rx's next
+ * big message instead of being freed, so a stream of large messages reuses
+ * the same (already faulted-in) pages.  rx keeps at most one such buffer,
+ * never larger than its max_size.  Then as uvfio_msg_free(m).
+ */
+void uvfio_rx_recycle(struct uvfio_rx *rx, struct uvfio_msg *m);
+
+/*
+ * Receiving into place.  A caller that knows a big reply is coming and
+ * where its data belongs arms a sink: the one message that is a REPLY
+ * without the ERROR flag, with this msg_id and cmd, whose payload is longer
+ * than `skip` and at most skip + len bytes, is delivered with its first
+ * `skip` payload bytes in msg.payload (msg.len == skip) and the rest, read
+ * straight from the socket, in buf (msg.sunk bytes) - no payload
+ * allocation, no copy.  Limits are checked as for any message (an oversize
+ * reply is still discarded), and any other message is received as usual,
+ * so the caller must cope with its reply arriving either way.  The sink is
+ * used at most once; a sink armed when the reply's header was already read
+ * does not apply to it.
+ */
+struct uvfio_rx_sink {
+    uint16_t msg_id;
+    uint16_t cmd;
+    size_t skip;            /* fixed part, delivered in msg.payload */
+    void *buf;
+    size_t len;             /* room in buf */
+};
+void uvfio_rx_set_sink(struct uvfio_rx *rx, const struct uvfio_rx_sink *s);
+/*
+ * Disarm the sink and forget buf: call it before buf goes away.  A message
+ * that was being read into buf has the rest of its payload discarded and
+ * is then delivered header-only with `oversize` set.
+ */
+void uvfio_rx_clear_sink(struct uvfio_rx *rx);
+
+/*
  * Blocking receive of one message (uses a private uvfio_rx).  Reads exactly
  * one message, never a byte of the next, so it costs two recvmsg calls;
  * loops that receive a lot should keep a uvfio_rx instead.  Returns 0 with
@@ -109,8 +151,9 @@ int uvfio_msg_send(int sock, struct uvfio_wire_hdr *hdr,
 int uvfio_msg_send_error(int sock, const struct uvfio_wire_hdr *req, int err);
 
 /*
- * Queue of outgoing messages for a non-blocking socket.  Push copies the
- * bytes (and dups the fds) so the caller's buffers can be reused at once.
+ * Queue of outgoing messages for a non-blocking socket (txq.c).  Push
+ * copies the bytes (and dups the fds) so the caller's buffers can be
+ * reused at once.  hdr->size is filled in, as by uvfio_msg_send.
  */
 struct uvfio_txq;
 struct uvfio_txq *uvfio_txq_new(size_t max_bytes);
@@ -119,6 +162,37 @@ void uvfio_txq_free(struct uvfio_txq *q);
 int uvfio_txq_push(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
                    const struct iovec *iov, int iovcnt,
                    const int *fds, size_t nfds);
+
+/*
+ * Queue a message whose payload is *payload, without copying it: the queue
+ * takes the allocation (payload is left as UVFIO_BUF_INIT).  Once sent,
+ * the allocation is not freed but kept (the largest one) for
+ * uvfio_txq_reclaim.  On error *payload is still the caller's.
+ */
+int uvfio_txq_push_buf(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                       struct uvfio_buf *payload, const int *fds,
+                       size_t nfds);
+/* If the queue kept an allocation larger than b's, give it to b (b's own
+ * is freed, b->len is 0): call before building the next message in b. */
+void uvfio_txq_reclaim(struct uvfio_txq *q, struct uvfio_buf *b);
+
+/*
+ * As uvfio_txq_push, but iov pieces of UVFIO_TXQ_REF_MIN bytes or more are
+ * referenced, not copied: they must stay valid and unchanged until they
+ * have been sent or uvfio_txq_unref has been called.
+ */
+#define UVFIO_TXQ_REF_MIN   (64u << 10)
+int uvfio_txq_push_ref(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                       const struct iovec *iov, int iovcnt,
+                       const int *fds, size_t nfds);
+/*
+ * Copy into the queue what it still references (the unsent rest of those
+ * messages), so the caller may reuse or free its buffers.  0, or -ENOMEM:
+ * the queue then references nothing, but the byte stream is lost, and
+ * every later push and flush fails with -ENOMEM (close the connection).
+ */
+int uvfio_txq_unref(struct uvfio_txq *q);
+
 /* Write as much as the socket takes: 0 when empty, -EAGAIN when bytes
  * remain (poll for POLLOUT), other -errno when the connection is broken. */
 int uvfio_txq_flush(struct uvfio_txq *q, int sock);
