@@ -153,15 +153,9 @@ int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
     return r;
 }
 
-int conn_send_locked(struct srv_conn *c, struct srv_out *o,
-                     struct uvfio_wire_hdr *hdr, const struct iovec *iov,
-                     int iovcnt, const int *fds, size_t nfds)
+/* After a push: a refused message ends the connection, else send. */
+static int conn_queued_locked(struct srv_conn *c, struct srv_out *o, int r)
 {
-    int r;
-
-    if (c->dead)
-        return -ECONNRESET;
-    r = uvfio_txq_push(o->txq, hdr, iov, iovcnt, fds, nfds);
     if (r == -ENOBUFS) {
         conn_fail_locked(c, ENOBUFS,
                          "queued replies over the limit: client not reading");
@@ -172,6 +166,16 @@ int conn_send_locked(struct srv_conn *c, struct srv_out *o,
         return r;
     }
     return conn_flush_locked(c, o);
+}
+
+int conn_send_locked(struct srv_conn *c, struct srv_out *o,
+                     struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                     int iovcnt, const int *fds, size_t nfds)
+{
+    if (c->dead)
+        return -ECONNRESET;
+    return conn_queued_locked(c, o, uvfio_txq_push(o->txq, hdr, iov, iovcnt,
+                                                   fds, nfds));
 }
 
 void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
@@ -189,6 +193,53 @@ void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
     pthread_mutex_lock(&c->lock);
     conn_send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
     pthread_mutex_unlock(&c->lock);
+}
+
+void conn_reply_buf_get(struct srv_conn *c, struct uvfio_buf *b)
+{
+    *b = c->rep;
+    c->rep = (struct uvfio_buf)UVFIO_BUF_INIT;
+    b->len = 0;
+    if (!c->rep_lent)
+        return;
+    /* Lent to the queue with a big reply: back once that has gone. */
+    pthread_mutex_lock(&c->lock);
+    uvfio_txq_reclaim(c->out.txq, b);
+    pthread_mutex_unlock(&c->lock);
+    c->rep_lent = b->cap < SRV_REPLY_TAKE_MIN;
+}
+
+void conn_reply_buf_put(struct srv_conn *c, struct uvfio_buf *b)
+{
+    uvfio_buf_free(&c->rep);
+    c->rep = *b;
+    *b = (struct uvfio_buf)UVFIO_BUF_INIT;
+}
+
+void conn_reply_buf(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                    struct uvfio_buf *b, const int *fds, size_t nfds)
+{
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = req->msg_id,
+        .cmd = req->cmd,
+        .flags = UVFIO_HDR_TYPE_REPLY,
+    };
+
+    /* Copying a small reply is cheaper than passing buffers around. */
+    if (b->len < SRV_REPLY_TAKE_MIN) {
+        conn_reply(c, req, b->data, b->len, fds, nfds);
+        return;
+    }
+    if (req->flags & UVFIO_HDR_NO_REPLY)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (!c->dead)
+        conn_queued_locked(c, &c->out,
+                           uvfio_txq_push_buf(c->out.txq, &hdr, b, fds,
+                                              nfds));
+    pthread_mutex_unlock(&c->lock);
+    if (!b->data)
+        c->rep_lent = true;
 }
 
 void conn_reply_error(struct srv_conn *c, const struct uvfio_wire_hdr *req,
@@ -314,6 +365,7 @@ void conn_free(struct srv_conn *c)
         close(c->twin.fd);
     uvfio_rx_free(c->rx);
     uvfio_rx_free(c->twin_rx);
+    uvfio_buf_free(&c->rep);
     uvfio_txq_free(c->out.txq);
     uvfio_txq_free(c->twin.txq);
     pthread_cond_destroy(&c->cond);
@@ -404,7 +456,8 @@ void conn_process(struct srv_conn *c)
         if (r <= 0)
             break;
         srv_dispatch_msg(c, &m);
-        uvfio_msg_free(&m);
+        /* A big payload (MIG_DATA_WRITE) may hold the next big one. */
+        uvfio_rx_recycle(c->rx, &m);
     }
     c->depth--;
     if (r < 0)

@@ -234,20 +234,20 @@ static int gate(struct srv_conn *c, const struct uvfio_msg *m)
 static void run_cmd(struct srv_conn *c, struct uvfio_msg *m)
 {
     struct cmd_ctx x = {
-        .c = c, .dev = c->sd->dev, .m = m, .rep = UVFIO_BUF_INIT,
-        .reply_fd = -1,
+        .c = c, .dev = c->sd->dev, .m = m, .reply_fd = -1,
     };
     cmd_fn fn = m->hdr.cmd <= UVFIO_CMD_MAX ? handlers[m->hdr.cmd] : NULL;
     int r;
 
+    conn_reply_buf_get(c, &x.rep);
     r = fn ? fn(&x) : -ENOSYS;
     if (r < 0)
         conn_reply_error(c, &m->hdr, -r);
     else
-        conn_reply(c, &m->hdr, x.rep.data, x.rep.len,
-                   x.reply_fd >= 0 ? &x.reply_fd : NULL,
-                   x.reply_fd >= 0 ? 1 : 0);
-    uvfio_buf_free(&x.rep);
+        conn_reply_buf(c, &m->hdr, &x.rep,
+                       x.reply_fd >= 0 ? &x.reply_fd : NULL,
+                       x.reply_fd >= 0 ? 1 : 0);
+    conn_reply_buf_put(c, &x.rep);
 }
 
 void srv_dispatch_msg(struct srv_conn *c, struct uvfio_msg *m)

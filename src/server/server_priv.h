@@ -68,6 +68,8 @@
 #define SRV_DMA_TIMEOUT_MS          10000
 /* Commands a client may pipeline while the server waits for a DMA reply. */
 #define SRV_DEFER_MAX_MSGS          1024u
+/* A reply this big is handed to the output queue, not copied into it. */
+#define SRV_REPLY_TAKE_MIN          (64u << 10)
 #define SRV_LISTEN_BACKLOG          16
 
 enum srv_tag_kind {
@@ -138,6 +140,11 @@ struct srv_conn {
     bool closed;            /* torn down: ignore stale events */
     unsigned int depth;     /* nesting of conn_process on the stack */
     struct uvfio_core_client client;
+    /* Replies are built here and the allocation kept, so that big ones
+     * (MIG_DATA_READ) reuse pages already faulted in; a big reply lends
+     * it to the output queue, which gives it back once sent (rep_lent). */
+    struct uvfio_buf rep;
+    bool rep_lent;
 
     /* Under lock (any thread). */
     pthread_mutex_t lock;
@@ -220,6 +227,13 @@ int conn_flush_locked(struct srv_conn *c, struct srv_out *o);
 void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
                 const void *payload, size_t len, const int *fds,
                 size_t nfds);
+/* The connection's reply buffer, empty, to build a reply in; give it back
+ * with conn_reply_buf_put after conn_reply_buf. */
+void conn_reply_buf_get(struct srv_conn *c, struct uvfio_buf *b);
+void conn_reply_buf_put(struct srv_conn *c, struct uvfio_buf *b);
+/* Reply with b's bytes; a big reply takes b's allocation (b left empty). */
+void conn_reply_buf(struct srv_conn *c, const struct uvfio_wire_hdr *req,
+                    struct uvfio_buf *b, const int *fds, size_t nfds);
 void conn_reply_error(struct srv_conn *c, const struct uvfio_wire_hdr *req,
                       int err);
 /* Keep a command read while waiting for a DMA reply; handled later in
