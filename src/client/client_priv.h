@@ -76,7 +76,8 @@ struct uvfio_client {
 
 /*
  * Send command `cmd` (payload = iov, fds attached) and wait for its reply.
- * Posted writes still batched are sent first.  Server DMA requests that
+ * Big iov pieces are sent from the caller's memory, which is free again
+ * when this returns.  Posted writes still batched are sent first.  Server DMA requests that
  * arrive meanwhile are served.  The reply is checked with
  * uvfio_wire_check_reply (a malformed one, or one with fds the command
  * does not take, is -EPROTO); an ERROR reply returns -(its errno), or -EIO
@@ -89,6 +90,25 @@ int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
                          const struct iovec *iov, int iovcnt,
                          const int *fds, size_t nfds,
                          struct uvfio_msg *reply);
+
+/*
+ * uvfio_client_request for a reply whose data the caller wants in its own
+ * memory: a reply of skip + up to len payload bytes brings the first skip
+ * bytes in reply->payload (reply->len == skip) and the rest, reply->sunk
+ * bytes, straight into buf (see uvfio_rx_set_sink).  The reply may still
+ * arrive whole instead (reply->sunk == 0): the caller handles both, and
+ * checks the fixed part against reply->sunk itself, which
+ * uvfio_wire_check_reply cannot do for it.
+ */
+struct uvfio_client_sink {
+    size_t skip;
+    void *buf;
+    size_t len;
+};
+int uvfio_client_request_sink(struct uvfio_client *c, uint16_t cmd,
+                              const struct iovec *iov, int iovcnt,
+                              const struct uvfio_client_sink *sink,
+                              struct uvfio_msg *reply);
 
 /* Queue a NO_REPLY command (after the posted batch) and wait until it has
  * been written to the socket. */

@@ -104,6 +104,27 @@ static size_t mig_chunk(struct uvfio_client *c, size_t left)
     return left < max ? left : (size_t)max;
 }
 
+/*
+ * A reply whose data went straight into the caller's buffer came with only
+ * its fixed part, so check here what proto checks of a whole reply: the
+ * size it announces is the size that came.  Either way no more than asked.
+ */
+static int mig_check_reply(const struct uvfio_msg *m,
+                           const struct uvfio_wire_mig_data *rep, size_t want)
+{
+    if (m->sunk && (m->len != sizeof(*rep) || rep->size != m->sunk)) {
+        uvfio_warn("client: MIG_DATA_READ reply announces %u bytes, "
+                   "brought %zu", rep->size, m->sunk);
+        return -EPROTO;
+    }
+    if (rep->size > want) {
+        uvfio_warn("client: MIG_DATA_READ of %zu returned %u bytes", want,
+                   rep->size);
+        return -EPROTO;
+    }
+    return 0;
+}
+
 /* One MIG_DATA_READ of `want` bytes: the bytes returned or -errno. */
 static ssize_t mig_read_one(struct uvfio_client *c, uint8_t *buf,
                             size_t want)
@@ -112,23 +133,26 @@ static ssize_t mig_read_one(struct uvfio_client *c, uint8_t *buf,
         .argsz = (uint32_t)(sizeof(req) + want), .size = (uint32_t)want,
     }, rep;
     struct iovec iov = { &req, sizeof(req) };
+    /* The data lands in buf as it comes off the socket, not copied. */
+    const struct uvfio_client_sink sink = {
+        .skip = sizeof(rep), .buf = buf, .len = want,
+    };
     struct uvfio_msg m;
     int r;
 
     uvfio_client_rx_reserve(c, UVFIO_HDR_SIZE + sizeof(rep) + want);
-    r = uvfio_client_request(c, UVFIO_CMD_MIG_DATA_READ, &iov, 1, NULL, 0,
-                             &m);
+    r = uvfio_client_request_sink(c, UVFIO_CMD_MIG_DATA_READ, &iov, 1,
+                                  &sink, &m);
     if (r < 0)
         return r;
-    /* proto checked that the payload holds exactly rep.size bytes. */
+    /* Whole, proto checked that the payload holds exactly rep.size bytes. */
     memcpy(&rep, m.payload, sizeof(rep));
-    if (rep.size > want) {
-        uvfio_warn("client: MIG_DATA_READ of %zu returned %u bytes", want,
-                   rep.size);
+    r = mig_check_reply(&m, &rep, want);
+    if (r < 0) {
         uvfio_msg_free(&m);
-        return -EPROTO;
+        return r;
     }
-    if (rep.size)
+    if (rep.size && !m.sunk)
         memcpy(buf, m.payload + sizeof(rep), rep.size);
     uvfio_msg_free(&m);
     return rep.size;

@@ -20,6 +20,14 @@
  * The socket is non-blocking; writes go through proto's uvfio_txq so that a
  * DMA reply produced while a large request is half-written is queued behind
  * it instead of corrupting the stream.
+ *
+ * Big data is not copied on the way.  A command's big payload (a
+ * MIG_DATA_WRITE chunk) is sent from the caller's memory: the queue only
+ * references it, and before the request returns - whatever the outcome -
+ * whatever of it is still unsent is copied (uvfio_txq_unref), which after
+ * a reply is nothing.  A reply's big data (MIG_DATA_READ) can be read
+ * straight into the caller's memory through the receiver's sink, disarmed
+ * before the request returns so a late reply never lands there.
  */
 #include <errno.h>
 #include <poll.h>
@@ -318,11 +326,14 @@ static int check_reply(struct uvfio_client *c, uint16_t cmd,
 
     if (m->hdr.flags & UVFIO_HDR_ERROR)
         return uvfio_client_reply_errno(m);
-    if (m->oversize || m->fds_truncated) {
+    if (m->oversize || m->fds_truncated || (m->sunk && m->nfds)) {
         uvfio_warn("client: %s reply too big or with too many fds",
                    uvfio_cmd_name(cmd));
         return -EPROTO;
     }
+    /* Only the fixed part is here; its caller checks it against sunk. */
+    if (m->sunk)
+        return 0;
     r = uvfio_wire_check_reply(cmd, m->payload, m->len, m->nfds,
                                c->caps.max_data_xfer_size);
     if (r < 0) {
@@ -351,7 +362,7 @@ static int queue_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
     r = uvfio_client_batch_push(c);
     if (r < 0)
         return r;
-    r = uvfio_txq_push(c->main.txq, &hdr, iov, iovcnt, fds, nfds);
+    r = uvfio_txq_push_ref(c->main.txq, &hdr, iov, iovcnt, fds, nfds);
     if (r < 0)
         return r;
     if (id)
@@ -359,18 +370,34 @@ static int queue_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
     return 0;
 }
 
-int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
-                         const struct iovec *iov, int iovcnt,
-                         const int *fds, size_t nfds,
-                         struct uvfio_msg *reply)
+/* The caller's payload is about to go away: copy what is left of it. */
+static int unref_payload(struct uvfio_client *c, int r)
+{
+    if (uvfio_txq_unref(c->main.txq) < 0)
+        return client_fail(c, -ENOMEM);
+    return r;
+}
+
+static int request(struct uvfio_client *c, uint16_t cmd,
+                   const struct iovec *iov, int iovcnt, const int *fds,
+                   size_t nfds, const struct uvfio_client_sink *sink,
+                   struct uvfio_msg *reply)
 {
     struct waiter w = { .cmd = cmd };
     int r;
 
     r = queue_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id);
     if (r < 0)
-        return r;
+        return unref_payload(c, r);
+    if (sink)
+        uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
+            .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
+            .buf = sink->buf, .len = sink->len,
+        });
     r = wait_reply(c, &w);
+    if (sink)
+        uvfio_rx_clear_sink(c->main.rx);
+    r = unref_payload(c, r);
     if (r == 0)
         r = w.err;
     if (r == 0)
@@ -383,15 +410,31 @@ int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
     return 0;
 }
 
+int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
+                         const struct iovec *iov, int iovcnt,
+                         const int *fds, size_t nfds,
+                         struct uvfio_msg *reply)
+{
+    return request(c, cmd, iov, iovcnt, fds, nfds, NULL, reply);
+}
+
+int uvfio_client_request_sink(struct uvfio_client *c, uint16_t cmd,
+                              const struct iovec *iov, int iovcnt,
+                              const struct uvfio_client_sink *sink,
+                              struct uvfio_msg *reply)
+{
+    return request(c, cmd, iov, iovcnt, NULL, 0, sink, reply);
+}
+
 int uvfio_client_post(struct uvfio_client *c, uint16_t cmd,
                       const struct iovec *iov, int iovcnt)
 {
     int r;
 
     r = queue_cmd(c, cmd, UVFIO_HDR_NO_REPLY, iov, iovcnt, NULL, 0, NULL);
-    if (r < 0)
-        return r;
-    return flush_until(c, now_ms() + c->timeout_ms);
+    if (r == 0)
+        r = flush_until(c, now_ms() + c->timeout_ms);
+    return unref_payload(c, r);
 }
 
 UVFIO_API int uvfio_client_flush(struct uvfio_client *c)
