@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -123,8 +124,33 @@ const char *iso_path(const struct iso_server *s, unsigned int dev)
     return path[which];
 }
 
+/*
+ * The fd numbers the server itself can get.  Under valgrind the process
+ * also holds valgrind's own descriptors, at the top of its fd limit (the
+ * last dozen below RLIMIT_NOFILE: its log, /proc copies, vgdb pipes that
+ * come and go on valgrind's schedule); those are not the server's and must
+ * not count.  The server's own are allocated lowest-first, far below.
+ */
+static long server_fd_ceiling(pid_t pid)
+{
+    char path[64], line[256];
+    long soft = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+    f = fopen(path, "re");
+    if (!f)
+        return LONG_MAX;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "Max open files %ld", &soft) == 1)
+            break;
+    fclose(f);
+    return soft > 1000 ? soft - 100 : LONG_MAX;
+}
+
 int iso_server_fds(const struct iso_server *s)
 {
+    long ceiling = server_fd_ceiling(s->proc.pid);
     char path[64];
     struct dirent *e;
     DIR *d;
@@ -135,7 +161,7 @@ int iso_server_fds(const struct iso_server *s)
     if (!d)
         return -errno;
     while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
+        if (e->d_name[0] != '.' && strtol(e->d_name, NULL, 10) < ceiling)
             n++;
     closedir(d);
     return n;
