@@ -13,11 +13,15 @@
  * socket by the time the device asks for it).
  *
  * Besides "no crash, no leak", what the server sends back is checked:
- * every reply is well-formed for its command (proto's own reply checks), an
- * error reply carries an errno and nothing else, a DMA request is
- * well-formed in the layout negotiated, no message exceeds the negotiated
- * size, VERSION answers a subset of the offer, and after the connection
- * and server are gone the process holds exactly the fds it held before.
+ * every command it will have received (the harness replays the server's
+ * receiver on what it sends, fz_mirror) is answered exactly once, in
+ * order, unless flagged NO_REPLY - and by the time the server goes quiet,
+ * unless it dropped the connection; every reply is well-formed for its
+ * command (proto's own reply checks), an error reply carries an errno and
+ * nothing else, a DMA request is well-formed in the layout negotiated, no
+ * message exceeds the negotiated size, VERSION answers a subset of the
+ * offer, and after the connection and server are gone the process holds
+ * exactly the fds it held before.
  *
  * Time: message-path DMA that nobody answers costs the server's DMA
  * timeout, 1 ms here (uvfio_server_opts.dma_timeout_ms), and the device
@@ -37,6 +41,7 @@
 #include "fz_dev.h"
 #include "fz_frame.h"
 #include "fz_input.h"
+#include "fz_mirror.h"
 #include "fz_util.h"
 #include "proto/transport.h"
 #include "proto/version.h"
@@ -46,6 +51,10 @@
 #define STALL_MAX       64      /* full socket rounds before giving up */
 #define SERVER_XFER     (64u << 10)
 #define RX_SLACK        4096u
+/* A message announcing more than this ends the connection instead of
+ * being skipped (docs/robustness.md: 65 MiB). */
+#define SERVER_DISCARD  ((64ull << 20) + (1ull << 20))
+#define EXPECT_MAX      4096u   /* answers owed, per socket */
 
 static const char qemu_json[] =
     "{\"capabilities\": {\"pgsizes\": 4096, \"max_msg_fds\": 16, "
@@ -53,8 +62,16 @@ static const char qemu_json[] =
     "\"migration\": {\"max_bitmap_size\": 268435456, \"pgsize\": 4096}, "
     "\"write_multiple\": true}}";
 
+/* Answers the server owes on one socket, oldest first. */
+struct owed {
+    struct fz_mirror mir;       /* the server's receiver on that socket */
+    struct { uint16_t id, cmd; } q[EXPECT_MAX];
+    size_t head, n;
+    bool untracked;             /* q overflowed: stop checking */
+};
+
 struct sess {
-    struct fz_dev *fd_dev;
+    struct fz_dev *dev;
     struct uvfio_server *srv;
     int sock, twin;             /* the client's ends, -1 when gone */
     struct uvfio_rx *rx, *twin_rx;
@@ -66,7 +83,55 @@ struct sess {
     int kept[KEPT_MAX];         /* our copies of eventfds sent */
     unsigned int nkept;
     bool trace;                 /* FZ_LOG: print what the server sends */
+    struct owed owed[2];        /* main, twin */
 };
+
+/* ---- what the server owes -------------------------------------------------- */
+
+static void owe(void *opaque, const struct uvfio_wire_hdr *h)
+{
+    struct owed *o = opaque;
+
+    if ((h->flags & UVFIO_HDR_TYPE_MASK) != UVFIO_HDR_TYPE_COMMAND ||
+        (h->flags & UVFIO_HDR_NO_REPLY))
+        return;
+    if (o->n == EXPECT_MAX) {
+        o->untracked = true;
+        return;
+    }
+    o->q[(o->head + o->n++) % EXPECT_MAX].id = h->msg_id;
+    o->q[(o->head + o->n - 1) % EXPECT_MAX].cmd = h->cmd;
+}
+
+/* A reply arrived: it must answer the oldest command still owed. */
+static void paid(struct owed *o, const struct uvfio_wire_hdr *h, bool twin)
+{
+    if (o->untracked)
+        return;
+    if (!o->n)
+        fz_fail("reply %u to command %u on the %s socket answers nothing",
+                h->msg_id, h->cmd, twin ? "twin" : "main");
+    if (o->q[o->head].id != h->msg_id || o->q[o->head].cmd != h->cmd)
+        fz_fail("reply %u/%u on the %s socket, but %u/%u is owed first",
+                h->msg_id, h->cmd, twin ? "twin" : "main", o->q[o->head].id,
+                o->q[o->head].cmd);
+    o->head = (o->head + 1) % EXPECT_MAX;
+    o->n--;
+}
+
+/* The server went quiet: every command it has must have been answered,
+ * unless it dropped the connection or we sent bytes it cannot parse. */
+static void all_paid(const struct sess *s)
+{
+    int i;
+
+    for (i = 0; i < 2 && !s->closed; i++)
+        if (s->owed[i].n && !s->owed[i].untracked && !s->owed[i].mir.broken)
+            fz_fail("server idle with %zu command(s) unanswered on the %s "
+                    "socket, the first %u/%u", s->owed[i].n,
+                    i ? "twin" : "main", s->owed[i].q[s->owed[i].head].id,
+                    s->owed[i].q[s->owed[i].head].cmd);
+}
 
 /* ---- what the server sends ------------------------------------------------ */
 
@@ -131,6 +196,7 @@ static void check_msg(struct sess *s, struct uvfio_msg *m, bool twin)
          * and only with an error. */
         if (twin && !(m->hdr.flags & UVFIO_HDR_ERROR))
             fz_fail("reply to %u on the twin socket", m->hdr.cmd);
+        paid(&s->owed[twin], &m->hdr, twin);
         check_reply(s, m);
         return;
     }
@@ -181,8 +247,10 @@ static void settle(struct sess *s)
         if (n < 0)
             fz_fail("dispatch: %s", strerror(-n));
         drain(s);
-        if (n == 0)
+        if (n == 0) {
+            all_paid(s);
             return;
+        }
     }
     fz_fail("server still busy after %d rounds", SETTLE_MAX);
 }
@@ -192,6 +260,7 @@ static void settle(struct sess *s)
 static void send_bytes(struct sess *s, int sock, const uint8_t *p, size_t len,
                        const int *fds, size_t nfds)
 {
+    struct owed *o = &s->owed[sock == s->twin];
     size_t off = 0;
     int stalls = 0;
     long n;
@@ -209,6 +278,8 @@ static void send_bytes(struct sess *s, int sock, const uint8_t *p, size_t len,
             s->closed = true;   /* EPIPE / ECONNRESET: we were dropped */
             return;
         }
+        /* What the server will parse is what it got. */
+        fz_mirror_feed(&o->mir, p + off, (size_t)n, owe, o);
         off += (size_t)n;
     }
 }
@@ -355,13 +426,15 @@ static void sess_open(struct sess *s)
 
     memset(s, 0, sizeof(*s));
     s->twin = -1;
+    fz_mirror_init(&s->owed[0].mir, SERVER_DISCARD);
+    fz_mirror_init(&s->owed[1].mir, SERVER_DISCARD);
     s->trace = getenv("FZ_LOG");
-    s->fd_dev = fz_dev_new();
-    if (!s->fd_dev || uvfio_server_create(&opts, &s->srv) < 0)
+    s->dev = fz_dev_new();
+    if (!s->dev || uvfio_server_create(&opts, &s->srv) < 0)
         fz_fail("cannot create the device or the server");
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         fz_fail("socketpair: %s", strerror(errno));
-    if (uvfio_server_add_device_fd(s->srv, fz_dev_device(s->fd_dev),
+    if (uvfio_server_add_device_fd(s->srv, fz_dev_device(s->dev),
                                    sv[1]) < 0)
         fz_fail("add_device_fd failed");
     s->sock = sv[0];
@@ -378,7 +451,7 @@ static void sess_close(struct sess *s)
     if (s->twin >= 0)
         close(s->twin);
     uvfio_server_destroy(s->srv);
-    fz_dev_free(s->fd_dev);
+    fz_dev_free(s->dev);
     uvfio_rx_free(s->rx);
     uvfio_rx_free(s->twin_rx);
 }

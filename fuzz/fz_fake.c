@@ -12,6 +12,7 @@
 #include "fz_fake.h"
 #include "fz_frame.h"
 #include "fz_input.h"
+#include "fz_mirror.h"
 #include "fz_util.h"
 #include "proto/transport.h"
 #include "proto/version.h"
@@ -29,26 +30,14 @@ struct outstanding {
     uint64_t addr, count;       /* as the spec layout reads them */
 };
 
-/* One of the client's receivers, replayed on the bytes we send it: where
- * the current message stands and whether the stream is past saving. */
-struct mirror {
-    bool twin;
-    uint8_t hdr[UVFIO_HDR_SIZE];
-    size_t have;
-    uint64_t skip;
-    struct uvfio_wire_hdr cur;
-    bool broken;
-};
-
 struct fz_fake {
     pthread_t thread;
     struct fz_in in;
     uint8_t cfg;
     uint64_t xfer;              /* the client's offer */
-    uint64_t discard;           /* its receiver's discard limit */
     int sock, twin;
     struct uvfio_rx *rx, *twin_rx;
-    struct mirror mir[2];       /* main, twin */
+    struct fz_mirror mir[2];    /* the client's receivers: main, twin */
     bool precise;               /* the message being sent is tracked */
     bool waiting, matched;      /* for the client's current request */
     uint16_t want_id;
@@ -61,7 +50,7 @@ struct fz_fake {
     uint8_t buf[UVFIO_HDR_SIZE + PAYLOAD_MAX];
 };
 
-/* ---- the mirror ------------------------------------------------------------ */
+/* ---- what the client will see --------------------------------------------- */
 
 static struct outstanding *outstanding_add(struct fz_fake *f, uint16_t id,
                                            uint16_t cmd, bool twin)
@@ -81,71 +70,35 @@ static struct outstanding *outstanding_add(struct fz_fake *f, uint16_t id,
     return o;
 }
 
-static void mirror_message(struct fz_fake *f, struct mirror *m)
+/* A message the client's receiver will have complete (fz_mirror). */
+static void mirror_message(struct fz_fake *f, const struct uvfio_wire_hdr *h,
+                           bool twin)
 {
-    const struct uvfio_wire_hdr *h = &m->cur;
     uint32_t type = h->flags & UVFIO_HDR_TYPE_MASK;
 
     if (f->trace)
         fprintf(stderr, "fake: -> %s%s id %u cmd %u size %u flags %#x "
-                "(%zu owed)\n", m->twin ? "twin " : "",
+                "(%zu owed)\n", twin ? "twin " : "",
                 type ? "reply" : "command", h->msg_id, h->cmd, h->size,
                 h->flags, f->nout);
     /* The client takes its reply from the main socket only. */
-    if (type == UVFIO_HDR_TYPE_REPLY && !m->twin && f->waiting &&
+    if (type == UVFIO_HDR_TYPE_REPLY && !twin && f->waiting &&
         h->msg_id == f->want_id)
         f->matched = true;
     /* Every command owes us an answer, also one the input made up. */
     if (type == UVFIO_HDR_TYPE_COMMAND && !(h->flags & UVFIO_HDR_NO_REPLY) &&
         !f->precise)
-        outstanding_add(f, h->msg_id, h->cmd, m->twin);
+        outstanding_add(f, h->msg_id, h->cmd, twin);
 }
 
-static void mirror_header(struct fz_fake *f, struct mirror *m)
+static void main_message(void *opaque, const struct uvfio_wire_hdr *h)
 {
-
-    memcpy(&m->cur, m->hdr, sizeof(m->cur));
-    m->have = 0;
-    /* The client's receiver gives up on a bad header, or on a size beyond
-     * what it is willing to skip. */
-    if (uvfio_wire_check_hdr(&m->cur, f->discard) < 0) {
-        m->broken = true;
-        return;
-    }
-    m->skip = m->cur.size - UVFIO_HDR_SIZE;
-    if (!m->skip)
-        mirror_message(f, m);
+    mirror_message(opaque, h, false);
 }
 
-static void mirror_feed(struct fz_fake *f, struct mirror *m, const uint8_t *p,
-                        size_t n)
+static void twin_message(void *opaque, const struct uvfio_wire_hdr *h)
 {
-    size_t k;
-
-    while (n && !m->broken) {
-        if (m->skip) {
-            k = m->skip < n ? (size_t)m->skip : n;
-            m->skip -= k;
-            p += k;
-            n -= k;
-            if (!m->skip)
-                mirror_message(f, m);
-            continue;
-        }
-        k = sizeof(m->hdr) - m->have < n ? sizeof(m->hdr) - m->have : n;
-        memcpy(m->hdr + m->have, p, k);
-        m->have += k;
-        p += k;
-        n -= k;
-        if (m->have == sizeof(m->hdr))
-            mirror_header(f, m);
-    }
-}
-
-/* Whether the client's receiver is at a message boundary. */
-static bool mirror_synced(const struct mirror *m)
-{
-    return !m->broken && !m->have && !m->skip;
+    mirror_message(opaque, h, true);
 }
 
 /* ---- sending ------------------------------------------------------------------ */
@@ -166,7 +119,8 @@ static void send_all(struct fz_fake *f, bool twin, const uint8_t *p,
     size_t off = 0;
     long n;
 
-    mirror_feed(f, &f->mir[sock != f->sock], p, len);
+    fz_mirror_feed(&f->mir[sock != f->sock], p, len,
+                   sock != f->sock ? twin_message : main_message, f);
     while (off < len) {
         n = fz_send(sock, p + off, len - off, off ? NULL : fds,
                     off ? 0 : nfds);
@@ -243,7 +197,8 @@ static void pre_request(struct fz_fake *f)
     /* Known exactly only if the client's receiver is between messages:
      * after a partial garbage header these bytes become part of another
      * message, which the mirror records as it completes. */
-    f->precise = mirror_synced(&f->mir[(pf & FZC_PRE_TWIN) && f->twin >= 0]);
+    f->precise = fz_mirror_synced(&f->mir[(pf & FZC_PRE_TWIN) &&
+                                          f->twin >= 0]);
     if (f->precise && !(h.flags & UVFIO_HDR_NO_REPLY))
         remember(f, &h, pf & FZC_PRE_TWIN, p, len);
     send_msg(f, pf & FZC_PRE_TWIN, &h, p, len, NULL, 0);
@@ -485,10 +440,11 @@ struct fz_fake *fz_fake_start(int sock, const uint8_t *data, size_t size,
     f->in = (struct fz_in){ data, size };
     f->cfg = fz_u8(&f->in);
     f->xfer = xfer;
-    f->discard = UVFIO_MAX_DATA_XFER_LIMIT + rx_max;
+    /* The client's discard limit (client.c's chan_open). */
+    fz_mirror_init(&f->mir[0], UVFIO_MAX_DATA_XFER_LIMIT + rx_max);
+    fz_mirror_init(&f->mir[1], UVFIO_MAX_DATA_XFER_LIMIT + rx_max);
     f->sock = sock;
     f->twin = -1;
-    f->mir[1].twin = true;
     f->trace = getenv("FZ_LOG");
     /* Client messages: its largest is a full region or migration write. */
     f->rx = uvfio_rx_new(rx_max, UINT32_MAX, 8);

@@ -10,13 +10,13 @@
  * whose header, errno, fds and payload the input decides.
  *
  * It never leaves the client waiting for nothing: after each turn it
- * parses its own output the way the client's receiver will, and only when
- * that shows the reply the client waits for (or a stream the client must
- * give up on) does it wait for the next request; otherwise it answers
- * with the next turn, and when the input runs out it hangs up.  The
- * client's own timeout is therefore never what ends a call, which keeps
- * iterations fast and results deterministic; a client that neither sends
- * nor goes away for FZ_FAKE_STUCK_MS is reported as stuck.
+ * parses its own output the way the client's receiver will (fz_mirror),
+ * and only when that shows the reply the client waits for (or a stream
+ * the client must give up on) does it wait for the next request;
+ * otherwise it answers with the next turn, and when the input runs out it
+ * hangs up.  The client's own timeout is therefore never what ends a call,
+ * which keeps iterations fast and repeatable; a client that
+ * neither sends nor goes away for FZ_FAKE_STUCK_MS is reported as stuck.
  *
  * What the client sends is checked too: its DMA replies must answer a
  * request the fake made, once, with the same command, well-formed in the
