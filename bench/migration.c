@@ -383,6 +383,8 @@ static int connect_client(const char *path, struct uvfio_client **c)
     return ret;
 }
 
+#define PASSES 3
+
 static int run(const struct state *st, uint8_t *buf, const char *path,
                struct rates *r)
 {
@@ -394,15 +396,35 @@ static int run(const struct state *st, uint8_t *buf, const char *path,
     ret = srv < 0 || wait_for_socket(path) ? -EIO : 0;
     if (!ret)
         ret = connect_client(path, &c);
-    for (size_t i = 0; !ret && i < NCHUNKS; i++)
-        ret = bench_vfio(c, st, buf, chunks[i], &r[i]);
+    /* Best of PASSES for both sides alike: the first pass at a new chunk
+     * size pays the page faults of buffers that size (the client's, the
+     * server's reply buffer), which a real migration pays once, not per
+     * chunk, and the shared machine adds noise that only a repeat sees. */
+    for (size_t i = 0; !ret && i < NCHUNKS; i++) {
+        for (int p = 0; !ret && p < PASSES; p++) {
+            struct rates once = { 0 };
+
+            ret = bench_vfio(c, st, buf, chunks[i], &once);
+            if (once.save > r[i].save)
+                r[i].save = once.save;
+            if (once.resume > r[i].resume)
+                r[i].resume = once.resume;
+        }
+    }
     uvfio_client_close(c);
     if (srv > 0) {
         kill(srv, SIGTERM);
         waitpid(srv, &status, 0);
     }
-    for (size_t i = 0; !ret && i < NCHUNKS; i++)
-        ret = bench_raw(st, buf, chunks[i], &r[i].raw);
+    for (size_t i = 0; !ret && i < NCHUNKS; i++) {
+        for (int p = 0; !ret && p < PASSES; p++) {
+            double once = 0;
+
+            ret = bench_raw(st, buf, chunks[i], &once);
+            if (once > r[i].raw)
+                r[i].raw = once;
+        }
+    }
     return ret;
 }
 
@@ -411,7 +433,8 @@ static void print_table(const struct state *st, const struct rates *r)
     const struct rates *last = &r[NCHUNKS - 1];
 
     printf("migration: STOP_COPY and RESUMING of a %zu MiB device state, "
-           "max_data_xfer_size 64 MiB (negotiated)\n", st->size >> 20);
+           "max_data_xfer_size 64 MiB (negotiated), best of %d passes "
+           "each side\n", st->size >> 20, PASSES);
     printf("%-8s %14s %16s %7s %16s %7s\n", "chunk", "raw AF_UNIX",
            "STOP_COPY read", "ratio", "RESUMING write", "ratio");
     for (size_t i = 0; i < NCHUNKS; i++) {
@@ -435,7 +458,7 @@ static void print_table(const struct state *st, const struct rates *r)
 int main(int argc, char **argv)
 {
     char dir[] = "/tmp/uvfio-bench-mig-XXXXXX", path[64];
-    struct rates r[MAX_CHUNKS];
+    struct rates r[MAX_CHUNKS] = { 0 };
     struct state st;
     size_t mib = 256;
     uint8_t *buf;
