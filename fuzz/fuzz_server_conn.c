@@ -84,6 +84,7 @@ struct sess {
     unsigned int nkept;
     bool trace;                 /* FZ_LOG: print what the server sends */
     struct owed owed[2];        /* main, twin */
+    size_t big_bytes;           /* sent by BIG records so far */
 };
 
 /* ---- what the server owes -------------------------------------------------- */
@@ -299,6 +300,32 @@ static size_t build_msg(struct fz_in *in, uint8_t *buf)
     return sizeof(h) + len;
 }
 
+/* A BIG record into buf (FZS_BIG_MAX bytes); 0 past the input's budget. */
+static size_t build_big(struct sess *s, struct fz_in *in, uint8_t *buf)
+{
+    struct uvfio_wire_hdr h = { 0 };
+    uint8_t fill;
+    size_t size, pre;
+
+    h.cmd = fz_u8(in);
+    h.flags = fz_u8(in);
+    h.msg_id = fz_u16(in);
+    size = fz_u16(in);
+    size |= (size_t)fz_u8(in) << 16;
+    fill = fz_u8(in);
+    size = size < sizeof(h) ? sizeof(h) : size;
+    size = size > FZS_BIG_MAX ? FZS_BIG_MAX : size;
+    pre = size - sizeof(h) < 16 ? size - sizeof(h) : 16;
+    fz_take(in, buf + sizeof(h), pre);
+    if (size > FZS_BIG_BUDGET - s->big_bytes)
+        return 0;
+    s->big_bytes += size;
+    memset(buf + sizeof(h) + pre, fill, size - sizeof(h) - pre);
+    h.size = (uint32_t)size;
+    memcpy(buf, &h, sizeof(h));
+    return size;
+}
+
 static void close_fds(int *fds, size_t n)
 {
     while (n--)
@@ -353,6 +380,8 @@ static bool run_record(struct sess *s, struct fz_in *in, uint8_t *buf)
     }
     if (kind == FZS_RAW || kind == FZS_RAW_TWIN)
         fz_take(in, buf, len = fz_u16(in));
+    else if (kind == FZS_BIG)
+        len = build_big(s, in, buf);
     else
         len = build_msg(in, buf);
     for (i = 0; i < nfds; i++) {
@@ -469,7 +498,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t buf[UVFIO_HDR_SIZE + 0x10000];
+    static uint8_t buf[FZS_BIG_MAX];
     struct fz_in in = { data, size };
     int fds_before = fz_fd_count();
     struct sess s;

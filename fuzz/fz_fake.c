@@ -47,6 +47,8 @@ struct fz_fake {
     size_t nout;
     bool untracked;             /* `out` overflowed: stop checking ids */
     bool trace;                 /* FZ_LOG: print the conversation */
+    uint8_t *big;               /* FZS_BIG_MAX bytes, once a BIG turn came */
+    size_t big_bytes;           /* sent by BIG turns so far */
     uint8_t buf[UVFIO_HDR_SIZE + PAYLOAD_MAX];
 };
 
@@ -141,6 +143,12 @@ static void send_msg(struct fz_fake *f, bool twin, struct uvfio_wire_hdr *h,
 {
     h->size = (uint32_t)(UVFIO_HDR_SIZE + len);
     memcpy(f->buf, h, UVFIO_HDR_SIZE);
+    if (len > PAYLOAD_MAX) {
+        /* A BIG one: header (with the fds), then the payload. */
+        send_all(f, twin, f->buf, UVFIO_HDR_SIZE, fds, nfds);
+        send_all(f, twin, payload, len, NULL, 0);
+        return;
+    }
     if (len)
         memmove(f->buf + UVFIO_HDR_SIZE, payload, len);
     send_all(f, twin, f->buf, UVFIO_HDR_SIZE + len, fds, nfds);
@@ -205,6 +213,25 @@ static void pre_request(struct fz_fake *f)
     f->precise = false;
 }
 
+/* A BIG payload (fz_frame.h); its length 0 past the input's budget. */
+static const uint8_t *big_payload(struct fz_fake *f, size_t *len)
+{
+    size_t n = fz_u16(&f->in), pre;
+    uint8_t fill;
+
+    n |= (size_t)fz_u8(&f->in) << 16;
+    n = n > FZS_BIG_MAX - UVFIO_HDR_SIZE ? FZS_BIG_MAX - UVFIO_HDR_SIZE : n;
+    fill = fz_u8(&f->in);
+    if (!f->big && !(f->big = malloc(FZS_BIG_MAX)))
+        fz_fail("out of memory");
+    pre = n < 16 ? n : 16;
+    fz_take(&f->in, f->big, pre);
+    *len = n > FZS_BIG_BUDGET - f->big_bytes ? 0 : n;
+    f->big_bytes += *len;
+    memset(f->big + pre, fill, *len > pre ? *len - pre : 0);
+    return f->big;
+}
+
 static void reply(struct fz_fake *f, const struct uvfio_wire_hdr *req)
 {
     uint8_t rf = fz_u8(&f->in), fdspec = 0;
@@ -228,7 +255,10 @@ static void reply(struct fz_fake *f, const struct uvfio_wire_hdr *req)
         fdspec = fz_u8(&f->in);
         nfds = fdspec & 3;
     }
-    payload = fz_view(&f->in, fz_u16(&f->in), &len);
+    if (rf & FZC_R_BIG)
+        payload = big_payload(f, &len);
+    else
+        payload = fz_view(&f->in, fz_u16(&f->in), &len);
     for (i = 0; i < nfds; i++) {
         fds[i] = fz_stub_fd((enum fz_stub)((fdspec >> 2) & 3));
         if (fds[i] < 0)
@@ -465,5 +495,6 @@ void fz_fake_join(struct fz_fake *f)
         close(f->twin);
     uvfio_rx_free(f->rx);
     uvfio_rx_free(f->twin_rx);
+    free(f->big);
     free(f);
 }

@@ -17,6 +17,11 @@
  *     HANGUP          nothing: the client shuts its socket; input ends
  *     SIGNAL          idx:u8: the client signals the idx-th eventfd it
  *                     has sent (mod how many), as a VMM unmasks an IRQ
+ *     BIG             cmd:u8 flags:u8 id:u16 size:u24 fill:u8 prefix[16]:
+ *                     a framed message of `size` bytes (header included,
+ *                     at most FZS_BIG_MAX) whose payload is the prefix
+ *                     and then `fill` - large messages for the receiver's
+ *                     large and discard paths, cheap in input bytes
  *   op bit 3 (FZS_PIPELINE): do not let the server run after this record,
  *   so the next one is in the socket with it.  op bits 4-5: fds attached
  *   to the record (0-3), bits 6-7: their kind (enum fz_stub).
@@ -32,10 +37,13 @@
  *         data at 12, 4 pad bytes), bit 2 DMA_WRITE (else DMA_READ),
  *         bit 3 NO_REPLY, bit 4 another command number (addr's low byte)
  *     rflags:u8 [id:u16 cmd:u16 hflags:u8 if RAW_HDR] [error:u32 if ERROR]
- *         [nfds:u8 if FDS] len:u16 payload[len]
+ *         [nfds:u8 if FDS] then len:u16 payload[len], or with BIG
+ *         len:u24 fill:u8 prefix[16] (a payload of len bytes, at most
+ *         FZS_BIG_MAX - 16: the prefix, then fill)
  *         rflags bit 0 RAW_HDR: header fields from the input, not the
  *         request's; bit 1 ERROR reply; bit 2 FDS; bit 3 send on the twin;
- *         bit 4 garbage: send `len` payload bytes with no header at all
+ *         bit 4 garbage: send the payload bytes with no header at all;
+ *         bit 5 BIG
  *
  * fuzz_dirty_report: see fuzz_dirty_report.c (it has no shared encoder).
  */
@@ -58,12 +66,14 @@
 #define FZS_RAW_TWIN        3u
 #define FZS_SETTLE          4u
 #define FZS_HANGUP          5u
-#define FZS_MSG2            6u      /* MSG again: more weight, same format */
+#define FZS_BIG             6u
 #define FZS_SIGNAL          7u
 #define FZS_PIPELINE        0x08u
 #define FZS_NFDS_SHIFT      4
 #define FZS_NFDS_MASK       0x30u
 #define FZS_FDKIND_SHIFT    6
+#define FZS_BIG_MAX         ((1u << 20) + (128u << 10))
+#define FZS_BIG_BUDGET      (4u << 20)      /* BIG bytes per input */
 
 /* fuzz_client_reply */
 #define FZC_CFG_TWIN        0x01u
@@ -81,5 +91,6 @@
 #define FZC_R_FDS           0x04u
 #define FZC_R_TWIN          0x08u
 #define FZC_R_GARBAGE       0x10u
+#define FZC_R_BIG           0x20u
 
 #endif /* UVFIO_FUZZ_FZ_FRAME_H */

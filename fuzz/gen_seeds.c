@@ -561,6 +561,41 @@ static void session_misc(struct sess *s)
     gen_put8(&s->b, FZS_HANGUP);
 }
 
+/* A BIG record: `size` bytes in all, payload = prefix then fill. */
+static void big(struct sess *s, uint8_t cmd, uint8_t flags, uint32_t size,
+                const void *prefix)
+{
+    gen_put8(&s->b, FZS_BIG);
+    gen_put8(&s->b, cmd);
+    gen_put8(&s->b, flags);
+    gen_put16(&s->b, s->id++);
+    gen_put16(&s->b, (uint16_t)size);
+    gen_put8(&s->b, (uint8_t)(size >> 16));
+    gen_put8(&s->b, 0x5a);
+    gen_put(&s->b, prefix, 16);
+}
+
+/* Messages around the receiver's sizes: buffered, read into a payload of
+ * their own (past its 64 KiB buffer), skipped as too large with E2BIG, and
+ * the stream still in step afterwards. */
+static void session_large(struct sess *s)
+{
+    const uint8_t cmd_flags = UVFIO_HDR_TYPE_COMMAND;
+    struct uvfio_wire_region_rw rw = { 0, UVFIO_PCI_BAR2_REGION, 60000 };
+
+    sess_start(s, 2 << FZS_CFG_XFER_SHIFT);
+    enable_device(s);
+    big(s, UVFIO_CMD_REGION_WRITE, cmd_flags, 16 + 16 + 60000, &rw);
+    rw.count = 4096;
+    big(s, UVFIO_CMD_REGION_WRITE, cmd_flags, 16 + 16 + 4096, &rw);
+    rw.count = 68000 - 32;
+    big(s, UVFIO_CMD_REGION_WRITE, cmd_flags, 68000, &rw);
+    big(s, UVFIO_CMD_REGION_WRITE, cmd_flags, 200000, &rw);
+    big(s, UVFIO_CMD_MIG_DATA_WRITE, cmd_flags | UVFIO_HDR_NO_REPLY,
+        1u << 20, &rw);
+    region_read(s, UVFIO_PCI_BAR2_REGION, 0, 32);
+}
+
 static void session_raw(struct sess *s)
 {
     static const uint8_t bad[16] = { 1, 0, 4, 0, 8, 0, 0, 0, 0xff };
@@ -596,6 +631,8 @@ static void server_corpus(const char *dir)
     gen_write(dir, t, "dma-logging", &s.b);
     session_misc(&s);
     gen_write(dir, t, "misc", &s.b);
+    session_large(&s);
+    gen_write(dir, t, "large-messages", &s.b);
     session_raw(&s);
     gen_write(dir, t, "raw-header", &s.b);
     uvfio_buf_free(&s.b);
