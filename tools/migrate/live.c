@@ -48,6 +48,28 @@ double live_ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
+int live_final_append(uint8_t **buf, size_t *len, size_t *cap,
+                      const void *p, size_t n)
+{
+    size_t c = *cap ? *cap : 64u << 10;
+    uint8_t *q;
+
+    if (*len + n > LIVE_MAX_FINAL_IMAGE)
+        return -EFBIG;
+    while (c < *len + n)
+        c *= 2;
+    if (c != *cap) {
+        q = realloc(*buf, c);
+        if (!q)
+            return -ENOMEM;
+        *buf = q;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
 int live_peer_error(struct lm_stream *s, const struct lm_rec *rec,
                     struct live_result *r, const char *who)
 {

@@ -322,24 +322,14 @@ static int send_pages(struct lsrc *m, const struct pagebits *b,
  * copy (bounded, as the destination bounds what it accepts). */
 static int keep_final(struct lsrc *m, size_t n)
 {
-    size_t cap = m->final_cap ? m->final_cap : 64u << 10;
-    uint8_t *p;
+    int r = live_final_append(&m->final, &m->final_len, &m->final_cap,
+                              m->buf, n);
 
-    if (m->final_len + n > LIVE_MAX_FINAL_IMAGE)
-        return live_fail(m->r, -EFBIG, "the device's final data exceeds "
+    if (r == -EFBIG)
+        return live_fail(m->r, r, "the device's final data exceeds "
                          "%llu MiB", LIVE_MAX_FINAL_IMAGE >> 20);
-    while (cap < m->final_len + n)
-        cap *= 2;
-    if (cap != m->final_cap) {
-        p = realloc(m->final, cap);
-        if (!p)
-            return live_fail(m->r, -ENOMEM, "keeping the device's final "
-                             "data");
-        m->final = p;
-        m->final_cap = cap;
-    }
-    memcpy(m->final + m->final_len, m->buf, n);
-    m->final_len += n;
+    if (r)
+        return live_fail(m->r, r, "keeping the device's final data");
     return 0;
 }
 
