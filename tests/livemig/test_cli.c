@@ -8,6 +8,7 @@
  * registration) every uvfio-migrate runs under valgrind.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -162,6 +163,19 @@ static void expect_state(const char *path, enum uvfio_mig_state want)
 
     assert_int_equal(lm_device_state(path, &st), 0);
     assert_int_equal(st, want);
+}
+
+/* Bring a device back to RUNNING between attempts (reset if it refuses). */
+static void put_running(const char *path)
+{
+    struct uvfio_client_opts o = { .timeout_ms = 5000 };
+    struct uvfio_client *c;
+
+    assert_int_equal(uvfio_client_connect(path, &o, &c), 0);
+    if (uvfio_client_mig_set_state(c, UVFIO_MIG_STATE_RUNNING))
+        assert_int_equal(uvfio_client_reset(c), 0);
+    uvfio_client_close(c);
+    expect_state(path, UVFIO_MIG_STATE_RUNNING);
 }
 
 /* ---- migrations --------------------------------------------------------- */
@@ -398,10 +412,12 @@ static void test_device_dma_needs_edu(void **state)
 
 /* A device that rewrites its whole window faster than any round can send
  * it never converges under a 1 ms budget: SIGINT ends the migration and
- * the source runs on. */
-static void test_sigint_mid_precopy(void **state)
+ * the source runs on.  Returns whether the premise held: on a loaded host
+ * the device's copy thread can be starved for a round, which then fits
+ * the budget - the SIGINT lands in the stop instead, and the scenario is
+ * not the one this test is about. */
+static bool sigint_mid_precopy_once(struct world *w)
 {
-    struct world *w = *state;
     const char *args[] = { "--json", "--progress", "--guest-memory", "16M",
                            "--guest-write-rate", "1024", "--device-dma-rate",
                            "16G", "--device-dma-window", "12M",
@@ -410,6 +426,7 @@ static void test_sigint_mid_precopy(void **state)
     uint64_t t0;
     char *log;
     struct run r;
+    bool converged;
 
     run_start(w, &r, args);
     t0 = lm_now_ms();
@@ -426,13 +443,32 @@ static void test_sigint_mid_precopy(void **state)
     free(log);
     kill(r.ch.pid, SIGINT);
     run_wait(&r);
+    converged = r.json && get_bool(&r, "converged");
+    if (converged) {
+        /* The premise did not hold: both devices back to RUNNING (the
+         * source may have been stopped by a completed migration) for the
+         * next attempt. */
+        put_running(w->a.path);
+        put_running(w->b.path);
+        run_free(&r);
+        return false;
+    }
     expect_status(&r, 1);
     assert_int_equal(get_int(&r, "error.errno"), EINTR);
     assert_string_equal(get_str(&r, "source_after"), "running");
-    assert_false(get_bool(&r, "converged"));
     expect_state(w->a.path, UVFIO_MIG_STATE_RUNNING);
     expect_state(w->b.path, UVFIO_MIG_STATE_RUNNING);
     run_free(&r);
+    return true;
+}
+
+static void test_sigint_mid_precopy(void **state)
+{
+    bool mid_precopy = false;
+
+    for (int attempt = 0; attempt < 3 && !mid_precopy; attempt++)
+        mid_precopy = sigint_mid_precopy_once(*state);
+    assert_true(mid_precopy);
 }
 
 /* ---- what the command line refuses -------------------------------------- */
