@@ -3,7 +3,7 @@
 # Runs as root on a fresh machine (CI); as a normal user it only reports.
 set -euo pipefail
 
-pkgs=(meson ninja-build pkg-config gcc clang libjson-c-dev libcmocka-dev
+pkgs=(meson ninja-build pkg-config gcc clang libjson-c-dev libcmocka-dev liburing-dev
       libclang-rt-14-dev valgrind python3 debootstrap busybox-static cpio
       iproute2 util-linux)
 missing=()

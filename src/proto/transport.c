@@ -79,6 +79,7 @@ struct uvfio_rx {
     bool dontwait;          /* blocking socket read with MSG_DONTWAIT */
     bool wait_once;         /* the next recvmsg may block */
     bool drained;
+    bool hangup;            /* see uvfio_rx_note_readable */
     int err;                /* sticky: the stream is finished */
 
     uint8_t *buf;
@@ -298,6 +299,13 @@ void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
 bool uvfio_rx_partial(const struct uvfio_rx *rx)
 {
     return rx->state != RX_BUFFERED || rx->tail > rx->head;
+}
+
+void uvfio_rx_note_readable(struct uvfio_rx *rx, bool hangup)
+{
+    rx->drained = false;
+    if (hangup)
+        rx->hangup = true;
 }
 
 static void msg_init(struct uvfio_msg *m, const struct uvfio_wire_hdr *hdr)
@@ -646,7 +654,7 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
         return -ECONNRESET;
     }
     rx_account(rx, (size_t)n);
-    rx->drained = rx->nonblock && (size_t)n < want;
+    rx->drained = rx->nonblock && !rx->hangup && (size_t)n < want;
     return collect_fds(rx, &mh) < 0 ? -ENOMEM : 1;
 }
 

@@ -89,6 +89,19 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
 
 /*
+ * The caller's poller says the socket is readable: the next uvfio_rx_read
+ * goes to the socket even if the last recvmsg came back short.  With a
+ * level-triggered poller that only saves a turn; with an edge-triggered
+ * one (the server's io_uring multishot polls) it is required, or bytes that
+ * arrived after the short read would sit unread with no event to come.
+ * hangup: the poller also saw the peer shut down (POLLRDHUP/HUP/ERR).  A
+ * short read then no longer means "nothing more": the end of the stream
+ * may be right behind the bytes, with no further event to announce it, so
+ * from then on rx reads until the socket itself says EAGAIN or EOF.
+ */
+void uvfio_rx_note_readable(struct uvfio_rx *rx, bool hangup);
+
+/*
  * Done with *m, which came from rx: its payload, if big, may hold rx's next
  * big message instead of being freed, so a stream of large messages reuses
  * the same (already faulted-in) pages.  rx keeps at most one such buffer,

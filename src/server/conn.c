@@ -523,6 +523,10 @@ void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events)
         pthread_mutex_unlock(&c->lock);
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        /* The ring's polls are edge-triggered: this event may be the only
+         * one for bytes that came after the last short read. */
+        uvfio_rx_note_readable(twin ? c->twin_rx : c->rx,
+                               events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
         if (twin)
             c->twin_ready = true;
         else

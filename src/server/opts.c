@@ -50,6 +50,8 @@ static const char opts_help[] =
     "                           dropped as not reading [max-xfer + 1M]\n"
     "  --dma-timeout-ms=N       how long a DMA request waits for the\n"
     "                           client's reply [10000]\n"
+    "  --no-io-uring            wait for clients with epoll even where\n"
+    "                           io_uring is available (it is faster)\n"
     "  (SIZE may end in K, M or G; see docs/robustness.md)\n";
 
 UVFIO_API const char *uvfio_server_opts_help(void)
@@ -111,6 +113,10 @@ UVFIO_API int uvfio_server_opts_parse_arg(struct uvfio_server_opts *opts,
 
     if (!opts || !arg)
         return -EINVAL;
+    if (!strcmp(arg, "--no-io-uring")) {
+        opts->flags |= UVFIO_SERVER_NO_IO_URING;
+        return 1;
+    }
     for (i = 0; i < sizeof(opt_table) / sizeof(opt_table[0]); i++) {
         d = &opt_table[i];
         if (strncmp(arg, d->name, strlen(d->name)))

@@ -8,6 +8,9 @@
  * connection with work left over, or a thread that broke a connection,
  * makes the loop come round again.  The epoll fd is what an embedding
  * caller polls, so everything that needs the loop must make it readable.
+ * uvfio_server_run waits on an io_uring instead where it can, which then
+ * watches the client sockets itself and the epoll set for the rest
+ * (ring.c says why and how).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,12 +26,20 @@
 
 #define SRV_MAX_EVENTS 64
 
-/* Which server, if any, this thread is dispatching right now. */
-static _Thread_local const struct uvfio_server *tl_dispatching;
+/* Which server, if any, this thread is dispatching right now.  Read on
+ * every DMA request and more: initial-exec keeps it a plain %fs load in
+ * the shared library instead of a __tls_get_addr call. */
+static _Thread_local const struct uvfio_server *tl_dispatching
+    __attribute__((tls_model("initial-exec")));
 
 bool srv_on_dispatch_thread(const struct uvfio_server *srv)
 {
     return tl_dispatching == srv;
+}
+
+static bool is_client_socket(const struct srv_tag *tag)
+{
+    return tag->kind == SRV_TAG_CONN || tag->kind == SRV_TAG_TWIN;
 }
 
 int srv_epoll_add(struct uvfio_server *srv, int fd, uint32_t events,
@@ -36,19 +47,45 @@ int srv_epoll_add(struct uvfio_server *srv, int fd, uint32_t events,
 {
     struct epoll_event ev = { .events = events, .data.ptr = tag };
 
+    /* The ring only takes what its own thread adds; anything else (a
+     * connection handed over from another thread) is served from epoll,
+     * which the ring watches too. */
+    if (is_client_socket(tag) && events == EPOLLIN && srv_ring_here(srv) &&
+        srv_ring_watch(srv, fd, tag) == 0)
+        return 0;
     return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+/* Under the connection's lock when tag is a client socket's. */
 int srv_epoll_mod(struct uvfio_server *srv, int fd, uint32_t events,
                   struct srv_tag *tag)
 {
     struct epoll_event ev = { .events = events, .data.ptr = tag };
+    int op = EPOLL_CTL_MOD;
 
-    return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+    if (tag->in_ring) {
+        /* The ring has the input; epoll holds POLLOUT alone, if any. */
+        ev.events &= ~(uint32_t)EPOLLIN;
+        if (ev.events)
+            op = tag->out_in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        else if (tag->out_in_epoll)
+            op = EPOLL_CTL_DEL;
+        else
+            return 0;
+        if (epoll_ctl(srv->epfd, op, fd, &ev) < 0)
+            return -errno;
+        tag->out_in_epoll = ev.events != 0;
+        return 0;
+    }
+    return epoll_ctl(srv->epfd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
 void srv_epoll_del(struct uvfio_server *srv, int fd)
 {
+    /* A socket the ring watches is let go of by the ring's own thread;
+     * from any other, the ring keeps the file until the run ends. */
+    if (srv_ring_here(srv))
+        srv_ring_unwatch(srv, fd);
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
@@ -99,6 +136,8 @@ static int resolve_opts(const struct uvfio_server_opts *in,
         return -EINVAL;
     if (o->log_level < 0 || o->log_level > UVFIO_LOG_NONE)
         return -EINVAL;
+    if (o->flags & ~UVFIO_SERVER_NO_IO_URING)
+        return -EINVAL;
     return 0;
 }
 
@@ -147,6 +186,8 @@ UVFIO_API int uvfio_server_create(const struct uvfio_server_opts *opts,
     /* The level is process-wide: only touch it when asked to. */
     if (srv->opts.log_level)
         uvfio_log_set_level((enum uvfio_log_level)srv->opts.log_level);
+    /* Without one, the run loop waits in epoll: nothing is lost. */
+    srv_ring_create(srv);
     *out = srv;
     return 0;
 fail:
@@ -188,6 +229,7 @@ UVFIO_API void uvfio_server_destroy(struct uvfio_server *srv)
     srv_close_fd(&srv->stop_fd);
     srv_close_fd(&srv->wake_fd);
     srv_close_fd(&srv->reserve_fd);
+    srv_ring_destroy(srv);
     srv_close_fd(&srv->epfd);
     free(srv);
 }
@@ -269,40 +311,86 @@ static void handle_event(struct uvfio_server *srv, struct srv_tag *tag,
     }
 }
 
-UVFIO_API int uvfio_server_dispatch(struct uvfio_server *srv, int timeout_ms)
+static void dispatch_begin(struct uvfio_server *srv,
+                           const struct uvfio_server **outer)
 {
-    struct epoll_event evs[SRV_MAX_EVENTS];
-    const struct uvfio_server *outer;
-    int n, i;
-
-    if (!srv)
-        return -EINVAL;
-    n = epoll_wait(srv->epfd, evs, SRV_MAX_EVENTS, timeout_ms);
-    if (n < 0)
-        return errno == EINTR ? 0 : -errno;
-    outer = tl_dispatching;
+    *outer = tl_dispatching;
     tl_dispatching = srv;
     srv->dispatch_depth++;
-    for (i = 0; i < n; i++)
-        handle_event(srv, evs[i].data.ptr, evs[i].events);
+}
+
+static void dispatch_end(struct uvfio_server *srv,
+                         const struct uvfio_server *outer)
+{
     srv->dispatch_depth--;
     tl_dispatching = outer;
     if (!srv->dispatch_depth)
         free_dead(srv);
+}
+
+/* Wait up to timeout_ms for the epoll set; the count handled or -errno.
+ * Inside a dispatch (dispatch_begin) only once the wait is over. */
+static int handle_epoll(struct uvfio_server *srv, int timeout_ms)
+{
+    struct epoll_event evs[SRV_MAX_EVENTS];
+    const struct uvfio_server *outer;
+    bool nested = srv->dispatch_depth > 0;
+    int n, i;
+
+    n = epoll_wait(srv->epfd, evs, SRV_MAX_EVENTS, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (!nested)
+        dispatch_begin(srv, &outer);
+    for (i = 0; i < n; i++)
+        handle_event(srv, evs[i].data.ptr, evs[i].events);
+    if (!nested)
+        dispatch_end(srv, outer);
     return n;
+}
+
+UVFIO_API int uvfio_server_dispatch(struct uvfio_server *srv, int timeout_ms)
+{
+    if (!srv)
+        return -EINVAL;
+    return handle_epoll(srv, timeout_ms);
+}
+
+/* One turn of the run loop on the ring (ring.c). */
+static int dispatch_ring(struct uvfio_server *srv)
+{
+    struct srv_ring_event evs[SRV_MAX_EVENTS];
+    const struct uvfio_server *outer;
+    int n, i, r = 0;
+
+    n = srv_ring_wait(srv, evs, SRV_MAX_EVENTS);
+    if (n < 0)
+        return n;
+    dispatch_begin(srv, &outer);
+    for (i = 0; i < n && r >= 0; i++) {
+        if (!evs[i].tag)
+            r = handle_epoll(srv, 0);
+        else if (srv_ring_event_live(srv, &evs[i]))
+            handle_event(srv, evs[i].tag, evs[i].events);
+    }
+    dispatch_end(srv, outer);
+    return r;
 }
 
 UVFIO_API int uvfio_server_run(struct uvfio_server *srv)
 {
-    int r;
+    bool ring;
+    int r = 0;
 
     if (!srv)
         return -EINVAL;
-    while (!srv->stop_seen) {
-        r = uvfio_server_dispatch(srv, -1);
-        if (r < 0)
-            return r;
-    }
+    ring = srv_ring_start(srv) == 0;
+    while (!srv->stop_seen && r >= 0)
+        r = ring ? dispatch_ring(srv) : uvfio_server_dispatch(srv, -1);
+    if (ring)
+        srv_ring_stop(srv);
+    if (r < 0)
+        return r;
     srv->stop_seen = false;
     return 0;
 }

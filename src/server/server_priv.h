@@ -81,10 +81,23 @@ enum srv_tag_kind {
     SRV_TAG_TWIN,
 };
 
-/* What an epoll event points at. */
+/* What an epoll event (or a ring event, ring.c) points at. */
 struct srv_tag {
     enum srv_tag_kind kind;
     void *obj;
+    /* A client socket watched by the run loop's ring instead of epoll;
+     * epoll then has it only while POLLOUT is wanted (out_in_epoll).
+     * Changed under the connection's lock. */
+    bool in_ring;
+    bool out_in_epoll;
+};
+
+/* What the ring's wait hands back: a client socket's events, or, with a
+ * NULL tag, "the epoll set has something". */
+struct srv_ring_event {
+    struct srv_tag *tag;
+    uint64_t key;
+    uint32_t events;
 };
 
 struct srv_conn;
@@ -170,6 +183,7 @@ struct uvfio_server {
     struct srv_dev *devs;
     struct srv_conn *zombies;
     struct srv_dev *dead_devs;
+    struct srv_ring *ring;  /* while uvfio_server_run waits on io_uring */
     unsigned int dispatch_depth;
     bool stop_seen;
     int dma_timeout_ms;
@@ -188,6 +202,28 @@ bool srv_on_dispatch_thread(const struct uvfio_server *srv);
 void srv_close_fd(int *fd);
 /* Test hook (not exported): shorten the DMA reply timeout. */
 void uvfio_server_set_dma_timeout(struct uvfio_server *srv, int ms);
+
+/* ---- ring.c ------------------------------------------------------------ */
+/* At uvfio_server_create: 0, or -errno when there is no usable io_uring
+ * (then epoll it is); destroy is safe without one. */
+int srv_ring_create(struct uvfio_server *srv);
+void srv_ring_destroy(struct uvfio_server *srv);
+/* Around uvfio_server_run: start is 0 when the run may wait on the ring. */
+int srv_ring_start(struct uvfio_server *srv);
+void srv_ring_stop(struct uvfio_server *srv);
+/* Whether a ring is active and owned by the calling thread. */
+bool srv_ring_here(const struct uvfio_server *srv);
+/* Watch a client socket for input from the ring (owner thread only). */
+int srv_ring_watch(struct uvfio_server *srv, int fd, struct srv_tag *tag);
+/* Stop watching fd if the ring does; true when it did (owner thread). */
+bool srv_ring_unwatch(struct uvfio_server *srv, int fd);
+/* Sleep until something is ready; up to max events, or -errno. */
+int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
+                  int max);
+/* Whether an event's socket is still the one watched (not removed by an
+ * earlier event of the same batch). */
+bool srv_ring_event_live(const struct uvfio_server *srv,
+                         const struct srv_ring_event *ev);
 
 /* ---- devices.c --------------------------------------------------------- */
 /* Start or stop accepting on a device's listening socket. */

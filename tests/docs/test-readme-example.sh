@@ -16,7 +16,7 @@ awk '/^```c$/{f=1;next} /^```$/{if(f)exit} f' "$readme" > "$work/counter.c"
 
 # shellcheck disable=SC2086 # EXTRA_CFLAGS is a list of flags
 "$cc" -std=gnu11 -Wall -Wextra -Werror ${EXTRA_CFLAGS:-} -I"$inc" "$work/counter.c" "$lib" \
-    $(pkg-config --libs json-c) -pthread -o "$work/counter" \
+    $(pkg-config --libs json-c liburing) -pthread -o "$work/counter" \
     || { echo "FAIL: README example does not compile"; exit 1; }
 
 "$work/counter" "$work/ctr.sock" 2>"$work/stderr" &

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * tests/server/test_loop.c - the run loop's two ways of waiting.
+ *
+ * uvfio_server_run waits on io_uring where it can and on epoll otherwise
+ * (src/server/ring.c); this file runs once each way (meson.build registers
+ * it a second time with UVFIO_NO_IO_URING=1), and so do the other server
+ * tests.  What is here is what the ring could get wrong that epoll cannot:
+ *  - its polls are edge-triggered, so bytes and the end of the stream that
+ *    arrive together must both be seen from one event;
+ *  - it belongs to one thread, so a run that ends, an embedded dispatch in
+ *    between and a run on another thread must hand the same connection
+ *    over without losing it;
+ *  - it holds the sockets' files, so a connection the server ends must end
+ *    for the peer at once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <uvfio/uvfio.h>
+
+#include "fixture.h"
+
+#define TRIES 20
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+
+    assert_non_null(fx);
+    assert_int_equal(fx_start(fx, NULL, 1, true), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_stop(*state);
+    free(*state);
+    return 0;
+}
+
+static void assert_reads_rom(struct tclient *tc)
+{
+    uint8_t b[4] = { 0 };
+
+    assert_int_equal(tc_region_read(tc, TD_ROM, 0, b, sizeof(b)), 0);
+    assert_int_equal(b[0], 0xa5);
+}
+
+/* Half a message and the end of the stream, sent back to back so that the
+ * server usually sees both in one readiness event: it must still notice
+ * the end, drop the client and take the next one. */
+static void test_half_message_then_eof(void **state)
+{
+    struct fixture *fx = *state;
+    struct uvfio_wire_hdr h = { 1, UVFIO_CMD_REGION_READ, 32, 0, 0 };
+    struct tclient tc;
+    int i;
+
+    for (i = 0; i < TRIES; i++) {
+        memset(&tc, 0, sizeof(tc));
+        tc.fd = tc.twin = -1;
+        fx_client(fx, 0, &tc);
+        assert_int_equal(tc_send_bytes(&tc, &h, 10), 0);
+        assert_int_equal(shutdown(tc.fd, SHUT_WR), 0);
+        if (!tc_wait_closed(&tc, 2000))
+            fail_msg("try %d: the server never saw the end of the stream", i);
+        tc_close(&tc);
+        assert_true(fx_wait_open(fx->td[0].dev, 0, 2000));
+    }
+    /* ... and before VERSION, the bytes racing the accept itself. */
+    for (i = 0; i < TRIES; i++) {
+        memset(&tc, 0, sizeof(tc));
+        tc.fd = tc.twin = -1;
+        assert_int_equal(tc_connect(&tc, fx->path[0]), 0);
+        assert_int_equal(tc_send_bytes(&tc, &h, 10), 0);
+        assert_int_equal(shutdown(tc.fd, SHUT_WR), 0);
+        if (!tc_wait_closed(&tc, 2000))
+            fail_msg("try %d: an unnegotiated client was never dropped", i);
+        tc_close(&tc);
+    }
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    assert_reads_rom(&tc);
+    tc_close(&tc);
+}
+
+/* A malformed header makes the server end the connection: the peer must
+ * see EOF at once, not when the loop next happens to wake. */
+static void test_server_side_close_reaches_peer(void **state)
+{
+    struct fixture *fx = *state;
+    struct uvfio_wire_hdr h = { 1, UVFIO_CMD_REGION_READ, 8, 0, 0 };
+    struct tclient tc;
+
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    assert_reads_rom(&tc);
+    assert_int_equal(tc_send_bytes(&tc, &h, sizeof(h)), 0);   /* size 8 */
+    assert_true(tc_wait_closed(&tc, 1000));
+    tc_close(&tc);
+    assert_true(fx_wait_open(fx->td[0].dev, 0, 2000));
+}
+
+/* ---- one connection through run, dispatch, and run on another thread --- */
+
+struct runner {
+    struct uvfio_server *srv;
+    pthread_t thread;
+    int result;
+    atomic_bool stop;       /* for the embedded dispatcher */
+    bool embedded;
+};
+
+static void *run_main(void *arg)
+{
+    struct runner *r = arg;
+
+    r->result = uvfio_server_run(r->srv);
+    return NULL;
+}
+
+/* An embedding caller: poll the server's fd, dispatch what is ready. */
+static void *embed_main(void *arg)
+{
+    struct runner *r = arg;
+    struct pollfd pfd = { uvfio_server_fd(r->srv), POLLIN, 0 };
+
+    while (!atomic_load(&r->stop)) {
+        if (poll(&pfd, 1, 20) > 0 && uvfio_server_dispatch(r->srv, 0) < 0) {
+            r->result = -EIO;
+            break;
+        }
+    }
+    return NULL;
+}
+
+static void runner_start(struct runner *r, struct uvfio_server *srv,
+                         bool embedded)
+{
+    memset(r, 0, sizeof(*r));
+    r->srv = srv;
+    r->embedded = embedded;
+    assert_int_equal(pthread_create(&r->thread, NULL,
+                                    embedded ? embed_main : run_main, r), 0);
+}
+
+static void runner_stop(struct runner *r)
+{
+    if (r->embedded)
+        atomic_store(&r->stop, true);
+    else
+        uvfio_server_stop(r->srv);
+    pthread_join(r->thread, NULL);
+    assert_int_equal(r->result, 0);
+}
+
+static void test_connection_survives_loop_changes(void **state)
+{
+    struct uvfio_wire_device_info info = { .argsz = sizeof(info) };
+    struct fixture fx;
+    struct runner r;
+    struct tclient tc;
+    struct uvfio_msg m;
+    uint16_t id;
+    int fds;
+
+    (void)state;
+    assert_int_equal(fx_start(&fx, NULL, 1, false), 0);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+
+    runner_start(&r, fx.srv, false);
+    fx_client(&fx, 0, &tc);
+    assert_reads_rom(&tc);
+    fds = fx_count_fds();
+    runner_stop(&r);
+
+    /* Bytes sent while nobody waits are there for whoever comes next. */
+    id = tc_send(&tc, UVFIO_CMD_DEVICE_GET_INFO, 0, &info, sizeof(info),
+                 NULL, 0);
+    runner_start(&r, fx.srv, true);
+    assert_int_equal(tc_wait(&tc, id, &m, 2000), 0);
+    assert_int_equal(tc_errno(&m), 0);
+    uvfio_msg_free(&m);
+    assert_reads_rom(&tc);
+    runner_stop(&r);
+
+    /* A run on another thread than the first: the ring is rebuilt there. */
+    for (int i = 0; i < 3; i++) {
+        runner_start(&r, fx.srv, false);
+        assert_reads_rom(&tc);
+        runner_stop(&r);
+    }
+    assert_int_equal(fx_count_fds(), fds);
+
+    /* Ending the connection between runs still ends it for the peer. */
+    runner_start(&r, fx.srv, false);
+    tc_close(&tc);
+    assert_true(fx_wait_open(fx.td[0].dev, 0, 2000));
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(&fx, 0, &tc);
+    assert_reads_rom(&tc);
+    tc_close(&tc);
+    runner_stop(&r);
+    fx_stop(&fx);
+}
+
+/* ---- the option ---------------------------------------------------------- */
+
+static void test_flags_option(void **state)
+{
+    struct uvfio_server_opts o = { 0 };
+    struct uvfio_server *srv = NULL;
+
+    (void)state;
+    assert_int_equal(uvfio_server_opts_parse_arg(&o, "--no-io-uring"), 1);
+    assert_int_equal(o.flags, UVFIO_SERVER_NO_IO_URING);
+    assert_int_equal(uvfio_server_opts_parse_arg(&o, "--no-io-uring=1"), 0);
+    assert_non_null(strstr(uvfio_server_opts_help(), "--no-io-uring"));
+    assert_int_equal(uvfio_server_create(&o, &srv), 0);
+    uvfio_server_destroy(srv);
+    o.flags = 1u << 7;
+    assert_int_equal(uvfio_server_create(&o, &srv), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_half_message_then_eof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_server_side_close_reaches_peer,
+                                        setup, teardown),
+        cmocka_unit_test(test_connection_survives_loop_changes),
+        cmocka_unit_test(test_flags_option),
+    };
+
+    printf("server loop: waiting on %s\n",
+           getenv("UVFIO_NO_IO_URING") ? "epoll (UVFIO_NO_IO_URING)" :
+           "io_uring where the kernel has it");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
