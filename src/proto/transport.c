@@ -654,7 +654,12 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
         return -ECONNRESET;
     }
     rx_account(rx, (size_t)n);
-    rx->drained = rx->nonblock && !rx->hangup && (size_t)n < want;
+    /* Short means the socket is empty - unless the read stopped after a
+     * message that carried fds: the kernel's stream reader never reads on
+     * past one, however much is queued behind it (an edge-triggered
+     * poller would never tell of those bytes again). */
+    rx->drained = rx->nonblock && !rx->hangup && (size_t)n < want &&
+                  mh.msg_controllen == 0 && !(mh.msg_flags & MSG_CTRUNC);
     return collect_fds(rx, &mh) < 0 ? -ENOMEM : 1;
 }
 

@@ -7,7 +7,9 @@
  * it a second time with UVFIO_NO_IO_URING=1), and so do the other server
  * tests.  What is here is what the ring could get wrong that epoll cannot:
  *  - its polls are edge-triggered, so bytes and the end of the stream that
- *    arrive together must both be seen from one event;
+ *    arrive together must both be seen from one event, and so must a burst
+ *    of messages carrying fds, which the kernel hands out one recvmsg each
+ *    (QEMU maps guest memory that way: it stalled before the fix);
  *  - it belongs to one thread, so a run that ends, an embedded dispatch in
  *    between and a run on another thread must hand the same connection
  *    over without losing it;
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -96,6 +99,49 @@ static void test_half_message_then_eof(void **state)
     fx_client(fx, 0, &tc);
     assert_reads_rom(&tc);
     tc_close(&tc);
+}
+
+/* A burst of messages with fds, all sent before the server looks: each
+ * recvmsg stops after one of them, short, with the rest still queued and
+ * no further event to come - every one must be answered anyway. */
+static void test_burst_with_fds(void **state)
+{
+    enum { N = 16, PAGE = 4096 };
+    struct fixture *fx = *state;
+    struct uvfio_wire_dma_map map = {
+        .argsz = sizeof(map),
+        .flags = UVFIO_DMA_MAP_FLAG_READ | UVFIO_DMA_MAP_FLAG_WRITE,
+        .size = PAGE,
+    };
+    struct tclient tc;
+    struct uvfio_msg m;
+    uint16_t ids[N];
+    int fd, i, round;
+
+    fd = memfd_create("loop-burst", MFD_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, PAGE * N), 0);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    for (round = 0; round < 4; round++) {
+        for (i = 0; i < N; i++) {
+            map.addr = (uint64_t)(round * N + i) * PAGE;
+            map.offset = (uint64_t)i * PAGE;
+            ids[i] = tc_send(&tc, UVFIO_CMD_DMA_MAP, 0, &map, sizeof(map),
+                             &fd, 1);
+        }
+        for (i = 0; i < N; i++) {
+            if (tc_wait(&tc, ids[i], &m, 2000) != 0)
+                fail_msg("round %d: no reply to DMA_MAP %d of %d", round, i,
+                         N);
+            assert_int_equal(tc_errno(&m), 0);
+            uvfio_msg_free(&m);
+        }
+    }
+    assert_reads_rom(&tc);
+    tc_close(&tc);
+    close(fd);
 }
 
 /* A malformed header makes the server end the connection: the peer must
@@ -243,6 +289,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_half_message_then_eof, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_burst_with_fds, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_side_close_reaches_peer,
                                         setup, teardown),
