@@ -211,4 +211,17 @@ int uvfio_txq_unref(struct uvfio_txq *q);
 int uvfio_txq_flush(struct uvfio_txq *q, int sock);
 size_t uvfio_txq_pending(const struct uvfio_txq *q);
 
+/*
+ * (Added for the small-request hot path.)  uvfio_txq_push (ref false) or
+ * uvfio_txq_push_ref (ref true), then uvfio_txq_flush, in one call and
+ * with the same outcome; but when the queue is empty and the message
+ * carries no fds it is written straight from iov with one sendmsg, and
+ * only what the socket does not take is queued (copied, or referenced as
+ * push_ref does).  Returns what the push returns (-errno: nothing was sent
+ * or queued); on 0, *flushed is what the flush returns.
+ */
+int uvfio_txq_send(struct uvfio_txq *q, int sock, bool ref,
+                   struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                   int iovcnt, const int *fds, size_t nfds, int *flushed);
+
 #endif /* UVFIO_PROTO_TRANSPORT_H */

@@ -139,6 +139,8 @@ void uvfio_txq_reclaim(struct uvfio_txq *q, struct uvfio_buf *b)
 
 /* How the pieces of a push are laid out: what is copied, what is not. */
 struct layout {
+    const void *head;           /* a first piece, always copied: the */
+    size_t head_len;            /* header (0: none) */
     const struct iovec *iov;
     int iovcnt;
     size_t ref_min;             /* pieces this big are referenced */
@@ -151,15 +153,15 @@ static bool is_ref(const struct layout *l, size_t len)
     return len >= l->ref_min;
 }
 
-/* Pieces and copied bytes the message needs (header included). */
+/* Pieces and copied bytes the message needs. */
 static void layout_count(const struct layout *l, unsigned int *npieces,
                          size_t *copied)
 {
-    bool in_copy = true;        /* the header opens a copied piece */
+    bool in_copy = l->head_len != 0;
     int i;
 
-    *npieces = 1;
-    *copied = UVFIO_HDR_SIZE;
+    *npieces = in_copy;
+    *copied = l->head_len;
     for (i = 0; i < l->iovcnt; i++) {
         size_t len = l->iov[i].iov_len;
 
@@ -179,38 +181,56 @@ static void layout_count(const struct layout *l, unsigned int *npieces,
         (*npieces)++;
 }
 
-static void layout_fill(struct txq_msg *m, const struct layout *l,
-                        const struct uvfio_wire_hdr *hdr)
+static void layout_fill(struct txq_msg *m, const struct layout *l)
 {
     uint8_t *dst = (uint8_t *)(m->pieces + m->npieces);
-    struct txq_piece *pc = m->pieces;
-    bool in_copy = true;
+    bool in_copy = l->head_len != 0;
+    unsigned int k = 0;
     int i;
 
     /* Same walk as layout_count, so the pieces fit what was allocated. */
-    memcpy(dst, hdr, UVFIO_HDR_SIZE);
-    *pc = (struct txq_piece){ dst, UVFIO_HDR_SIZE };
-    dst += UVFIO_HDR_SIZE;
+    if (in_copy) {
+        memcpy(dst, l->head, l->head_len);
+        m->pieces[k++] = (struct txq_piece){ dst, l->head_len };
+        dst += l->head_len;
+    }
     for (i = 0; i < l->iovcnt; i++) {
         size_t len = l->iov[i].iov_len;
 
         if (!len)
             continue;
         if (is_ref(l, len)) {
-            *++pc = (struct txq_piece){ l->iov[i].iov_base, len };
+            m->pieces[k++] = (struct txq_piece){ l->iov[i].iov_base, len };
             m->refs = true;
             in_copy = false;
             continue;
         }
         if (!in_copy)
-            *++pc = (struct txq_piece){ dst, 0 };
+            m->pieces[k++] = (struct txq_piece){ dst, 0 };
         in_copy = true;
         memcpy(dst, l->iov[i].iov_base, len);
-        pc->len += len;
+        m->pieces[k - 1].len += len;
         dst += len;
     }
     if (l->tail_len)
-        *++pc = (struct txq_piece){ l->tail, l->tail_len };
+        m->pieces[k++] = (struct txq_piece){ l->tail, l->tail_len };
+}
+
+/* A message of `len` bytes laid out as l says, without fds. */
+static struct txq_msg *msg_new(const struct layout *l, size_t len)
+{
+    unsigned int npieces;
+    struct txq_msg *m;
+    size_t copied;
+
+    layout_count(l, &npieces, &copied);
+    m = calloc(1, sizeof(*m) + npieces * sizeof(struct txq_piece) + copied);
+    if (!m)
+        return NULL;
+    m->len = len;
+    m->npieces = npieces;
+    layout_fill(m, l);
+    return m;
 }
 
 static int dup_fds(struct txq_msg *m, const int *fds, size_t nfds)
@@ -235,15 +255,10 @@ static void enqueue(struct uvfio_txq *q, struct txq_msg *m)
     q->bytes += m->len;
 }
 
-/* Size checks, then the message with its pieces laid out and fds dup'ed.
- * hdr->size covers the iovecs and the tail. */
-static int msg_build(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
-                     const struct layout *l, const int *fds, size_t nfds,
-                     struct txq_msg **out)
+/* hdr->size over the iovecs and the tail; -ENOBUFS past the queue's room. */
+static int msg_check(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                     const struct layout *l, size_t nfds)
 {
-    unsigned int npieces;
-    struct txq_msg *m;
-    size_t copied;
     int r;
 
     if (q->err)
@@ -256,8 +271,23 @@ static int msg_build(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
     hdr->size += (uint32_t)l->tail_len;
     if (hdr->size > q->max_bytes - q->bytes)
         return -ENOBUFS;
-    layout_count(l, &npieces, &copied);
-    m = calloc(1, sizeof(*m) + npieces * sizeof(struct txq_piece) + copied);
+    return 0;
+}
+
+/* Size checks, then the message with its pieces laid out and fds dup'ed. */
+static int msg_build(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                     struct layout *l, const int *fds, size_t nfds,
+                     struct txq_msg **out)
+{
+    struct txq_msg *m;
+    int r;
+
+    r = msg_check(q, hdr, l, nfds);
+    if (r < 0)
+        return r;
+    l->head = hdr;
+    l->head_len = UVFIO_HDR_SIZE;
+    m = msg_new(l, hdr->size);
     if (!m)
         return -ENOMEM;
     r = dup_fds(m, fds, nfds);
@@ -265,10 +295,22 @@ static int msg_build(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
         msg_free(m);
         return r;
     }
-    m->len = hdr->size;
-    m->npieces = npieces;
-    layout_fill(m, l, hdr);
     *out = m;
+    return 0;
+}
+
+static int push(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
+                const struct iovec *iov, int iovcnt, const int *fds,
+                size_t nfds, size_t ref_min)
+{
+    struct layout l = { NULL, 0, iov, iovcnt, ref_min, NULL, 0 };
+    struct txq_msg *m;
+    int r;
+
+    r = msg_build(q, hdr, &l, fds, nfds, &m);
+    if (r < 0)
+        return r;
+    enqueue(q, m);
     return 0;
 }
 
@@ -276,37 +318,21 @@ int uvfio_txq_push(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
                    const struct iovec *iov, int iovcnt,
                    const int *fds, size_t nfds)
 {
-    const struct layout l = { iov, iovcnt, SIZE_MAX, NULL, 0 };
-    struct txq_msg *m;
-    int r;
-
-    r = msg_build(q, hdr, &l, fds, nfds, &m);
-    if (r < 0)
-        return r;
-    enqueue(q, m);
-    return 0;
+    return push(q, hdr, iov, iovcnt, fds, nfds, SIZE_MAX);
 }
 
 int uvfio_txq_push_ref(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
                        const struct iovec *iov, int iovcnt,
                        const int *fds, size_t nfds)
 {
-    const struct layout l = { iov, iovcnt, UVFIO_TXQ_REF_MIN, NULL, 0 };
-    struct txq_msg *m;
-    int r;
-
-    r = msg_build(q, hdr, &l, fds, nfds, &m);
-    if (r < 0)
-        return r;
-    enqueue(q, m);
-    return 0;
+    return push(q, hdr, iov, iovcnt, fds, nfds, UVFIO_TXQ_REF_MIN);
 }
 
 int uvfio_txq_push_buf(struct uvfio_txq *q, struct uvfio_wire_hdr *hdr,
                        struct uvfio_buf *payload, const int *fds, size_t nfds)
 {
-    const struct layout l = { NULL, 0, SIZE_MAX, payload->data,
-                              payload->len };
+    struct layout l = { NULL, 0, NULL, 0, SIZE_MAX, payload->data,
+                        payload->len };
     struct txq_msg *m;
     int r;
 
@@ -490,4 +516,115 @@ int uvfio_txq_flush(struct uvfio_txq *q, int sock)
         txq_consume(q, (size_t)n);
     }
     return 0;
+}
+
+/* ---- push and flush in one --------------------------------------------- */
+
+/* Pieces a message may have to be sent straight from the caller's iovec. */
+#define TXQ_DIRECT_IOV  8
+
+/* Drop `n` sent bytes from the front of an iovec array. */
+static void vec_advance(struct iovec **v, int *cnt, size_t n)
+{
+    while (*cnt && n >= (*v)->iov_len) {
+        n -= (*v)->iov_len;
+        (*v)++;
+        (*cnt)--;
+    }
+    if (*cnt) {
+        (*v)->iov_base = (uint8_t *)(*v)->iov_base + n;
+        (*v)->iov_len -= n;
+    }
+}
+
+/*
+ * The common case of a request/reply loop is an empty queue: then the
+ * message goes straight from the caller's iovec with one sendmsg, and
+ * only what the socket does not take becomes a queue entry - the same
+ * bytes in the same order as a push and a flush, without the entry and
+ * the copy.  A message with fds takes the queue's path (the queue dups
+ * them, and a bad fd fails the push, not the send), as does one with more
+ * pieces than the stack holds.
+ */
+/* The socket did not take all of a message sent from vec (n bytes, or
+ * -1 with errno): queue the rest as push and flush would have. */
+static __attribute__((noinline)) int
+send_rest(struct uvfio_txq *q, int sock, struct uvfio_wire_hdr *hdr,
+          const struct iovec *iov, int iovcnt, struct iovec *v, int cnt,
+          ssize_t n, size_t ref_min, int *flushed)
+{
+    struct layout l;
+    struct txq_msg *m;
+    int r;
+
+    if (n < 0) {
+        /* Nothing went: exactly a push, then a flush that failed. */
+        int err = (errno == EAGAIN || errno == EWOULDBLOCK) ? -EAGAIN
+                                                            : -errno;
+
+        r = push(q, hdr, iov, iovcnt, NULL, 0, ref_min);
+        if (r == 0)
+            *flushed = err;
+        return r;
+    }
+    /* The socket took part of it: the rest is queued, as a message of its
+     * own, and the flush carries on as it would have. */
+    vec_advance(&v, &cnt, (size_t)n);
+    l = (struct layout){ NULL, 0, v, cnt, ref_min, NULL, 0 };
+    m = msg_new(&l, hdr->size - (size_t)n);
+    if (!m) {
+        /* Half a message is out and the rest cannot be kept. */
+        q->err = -ENOMEM;
+        *flushed = q->err;
+        return 0;
+    }
+    enqueue(q, m);
+    *flushed = uvfio_txq_flush(q, sock);
+    return 0;
+}
+
+int uvfio_txq_send(struct uvfio_txq *q, int sock, bool ref,
+                   struct uvfio_wire_hdr *hdr, const struct iovec *iov,
+                   int iovcnt, const int *fds, size_t nfds, int *flushed)
+{
+    size_t ref_min = ref ? UVFIO_TXQ_REF_MIN : SIZE_MAX;
+    struct iovec vec[TXQ_DIRECT_IOV];
+    struct msghdr mh = { .msg_iov = vec };
+    uint64_t size = UVFIO_HDR_SIZE;
+    int cnt, r, i;
+    ssize_t n;
+
+    if (q->head || q->err || nfds || iovcnt < 0 || iovcnt >= TXQ_DIRECT_IOV ||
+        (iovcnt && !iov))
+        goto queued;
+    /* uvfio_msg_size and msg_check's sums, as the iovec is copied. */
+    vec[0] = (struct iovec){ hdr, UVFIO_HDR_SIZE };
+    for (i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > UINT32_MAX)
+            goto queued;            /* (no sum of these can wrap) */
+        size += iov[i].iov_len;
+        vec[i + 1] = iov[i];
+    }
+    /* Past the size field, or the queue's room (it is empty): refused
+     * exactly as the push refuses it. */
+    if (size > UINT32_MAX || size > q->max_bytes)
+        goto queued;
+    hdr->size = (uint32_t)size;
+    cnt = iovcnt + 1;
+    mh.msg_iovlen = (size_t)cnt;
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)hdr->size) {
+        *flushed = 0;
+        return 0;
+    }
+    return send_rest(q, sock, hdr, iov, iovcnt, vec, cnt, n, ref_min,
+                     flushed);
+
+queued:
+    r = push(q, hdr, iov, iovcnt, fds, nfds, ref_min);
+    if (r == 0)
+        *flushed = uvfio_txq_flush(q, sock);
+    return r;
 }
