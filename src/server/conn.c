@@ -138,13 +138,11 @@ static void set_pollout(struct srv_conn *c, struct srv_out *o, bool on)
         o->pollout = on;
 }
 
-int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
+/* What a flush of o returned: POLLOUT while bytes remain, the end of the
+ * connection when the socket is broken. */
+static inline int conn_flushed_locked(struct srv_conn *c, struct srv_out *o,
+                                      int r)
 {
-    int r;
-
-    if (c->dead)
-        return -ECONNRESET;
-    r = uvfio_txq_flush(o->txq, o->fd);
     if (r == 0 || r == -EAGAIN) {
         set_pollout(c, o, r == -EAGAIN);
         return 0;
@@ -153,29 +151,56 @@ int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
     return r;
 }
 
+int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
+{
+    if (c->dead)
+        return -ECONNRESET;
+    return conn_flushed_locked(c, o, uvfio_txq_flush(o->txq, o->fd));
+}
+
+/* A push refused: the connection ends (a full queue means a client that
+ * does not read its replies). */
+static int conn_refused_locked(struct srv_conn *c, int r)
+{
+    if (r == -ENOBUFS)
+        conn_fail_locked(c, ENOBUFS,
+                         "queued replies over the limit: client not reading");
+    else
+        conn_fail_locked(c, -r, "cannot queue a message");
+    return r;
+}
+
 /* After a push: a refused message ends the connection, else send. */
 static int conn_queued_locked(struct srv_conn *c, struct srv_out *o, int r)
 {
-    if (r == -ENOBUFS) {
-        conn_fail_locked(c, ENOBUFS,
-                         "queued replies over the limit: client not reading");
-        return r;
-    }
-    if (r < 0) {
-        conn_fail_locked(c, -r, "cannot queue a message");
-        return r;
-    }
+    if (r < 0)
+        return conn_refused_locked(c, r);
     return conn_flush_locked(c, o);
+}
+
+static inline int send_locked(struct srv_conn *c, struct srv_out *o,
+                              struct uvfio_wire_hdr *hdr,
+                              const struct iovec *iov, int iovcnt,
+                              const int *fds, size_t nfds)
+{
+    int r, flushed;
+
+    if (c->dead)
+        return -ECONNRESET;
+    /* Push and flush in one: with nothing queued, the message goes
+     * straight from iov and only what the socket leaves is queued. */
+    r = uvfio_txq_send(o->txq, o->fd, false, hdr, iov, iovcnt, fds, nfds,
+                       &flushed);
+    if (r < 0)
+        return conn_refused_locked(c, r);
+    return conn_flushed_locked(c, o, flushed);
 }
 
 int conn_send_locked(struct srv_conn *c, struct srv_out *o,
                      struct uvfio_wire_hdr *hdr, const struct iovec *iov,
                      int iovcnt, const int *fds, size_t nfds)
 {
-    if (c->dead)
-        return -ECONNRESET;
-    return conn_queued_locked(c, o, uvfio_txq_push(o->txq, hdr, iov, iovcnt,
-                                                   fds, nfds));
+    return send_locked(c, o, hdr, iov, iovcnt, fds, nfds);
 }
 
 void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
@@ -191,7 +216,7 @@ void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
     if (req->flags & UVFIO_HDR_NO_REPLY)
         return;
     pthread_mutex_lock(&c->lock);
-    conn_send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
+    send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -211,7 +236,8 @@ void conn_reply_buf_get(struct srv_conn *c, struct uvfio_buf *b)
 
 void conn_reply_buf_put(struct srv_conn *c, struct uvfio_buf *b)
 {
-    uvfio_buf_free(&c->rep);
+    if (c->rep.data)        /* only when a nested command built its own */
+        uvfio_buf_free(&c->rep);
     c->rep = *b;
     *b = (struct uvfio_buf)UVFIO_BUF_INIT;
 }
@@ -225,13 +251,18 @@ void conn_reply_buf(struct srv_conn *c, const struct uvfio_wire_hdr *req,
         .flags = UVFIO_HDR_TYPE_REPLY,
     };
 
-    /* Copying a small reply is cheaper than passing buffers around. */
-    if (b->len < SRV_REPLY_TAKE_MIN) {
-        conn_reply(c, req, b->data, b->len, fds, nfds);
-        return;
-    }
     if (req->flags & UVFIO_HDR_NO_REPLY)
         return;
+    /* A small reply is sent from b (what the socket does not take is
+     * copied into the queue): cheaper than passing buffers around. */
+    if (b->len < SRV_REPLY_TAKE_MIN) {
+        struct iovec iov = { b->data, b->len };
+
+        pthread_mutex_lock(&c->lock);
+        send_locked(c, &c->out, &hdr, &iov, b->len ? 1 : 0, fds, nfds);
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     if (!c->dead)
         conn_queued_locked(c, &c->out,
@@ -272,7 +303,8 @@ void conn_fail_locked(struct srv_conn *c, int err, const char *why)
 {
     if (c->dead)
         return;
-    c->dead = err ? err : ECONNRESET;
+    /* Atomic because conn_dead() reads it without the lock. */
+    __atomic_store_n(&c->dead, err ? err : ECONNRESET, __ATOMIC_RELEASE);
     if (err == ECONNRESET)
         uvfio_info("server: %s: %s", conn_name(c), why);
     else
@@ -296,14 +328,16 @@ void conn_fail(struct srv_conn *c, int err, const char *why)
     pthread_mutex_unlock(&c->lock);
 }
 
+/*
+ * Whether the connection has ended, for the dispatch thread's loop,
+ * without the lock: `dead` only ever goes from 0 to an errno (under the
+ * lock, atomically), and a stale 0 read here is what a read just before
+ * another thread's conn_fail would have seen - the message handled then
+ * finds the connection dead when it replies, and the next check ends it.
+ */
 static bool conn_dead(struct srv_conn *c)
 {
-    int dead;
-
-    pthread_mutex_lock(&c->lock);
-    dead = c->dead;
-    pthread_mutex_unlock(&c->lock);
-    return dead != 0;
+    return __atomic_load_n(&c->dead, __ATOMIC_ACQUIRE) != 0;
 }
 
 static void close_out(struct srv_conn *c, struct srv_out *o)
@@ -451,7 +485,7 @@ void conn_process(struct srv_conn *c)
     c->depth++;
     c->ready = false;
     for (n = 0; n < SRV_CONN_BUDGET && !conn_dead(c); n++) {
-        memset(&m, 0, sizeof(m));
+        /* m is only looked at when next_msg filled it in (r == 1). */
         r = next_msg(c, &m);
         if (r <= 0)
             break;

@@ -96,11 +96,13 @@ static int cmd_region_read(struct cmd_ctx *x)
     ssize_t n;
 
     memcpy(&rw, x->m->payload, sizeof(rw));
-    if (uvfio_buf_append(&x->rep, &rw, sizeof(rw)) < 0)
+    /* The reply buffer is empty: room for the fixed part and the data. */
+    if (x->rep.cap < sizeof(rw) + (size_t)rw.count &&
+        uvfio_buf_reserve(&x->rep, sizeof(rw) + (size_t)rw.count) < 0)
         return -ENOMEM;
-    data = uvfio_buf_extend(&x->rep, rw.count);
-    if (!data)
-        return -ENOMEM;
+    data = x->rep.data + sizeof(rw);
+    /* Zeroed: a driver that counts bytes it did not write leaks nothing. */
+    memset(data, 0, rw.count);
     n = uvfio_core_region_read(x->dev, rw.region, rw.offset, data, rw.count);
     if (n < 0)
         return (int)n;
@@ -224,9 +226,9 @@ static int gate(struct srv_conn *c, const struct uvfio_msg *m)
         return -EINVAL;
     if (!c->negotiated && cmd != UVFIO_CMD_VERSION)
         return -EINVAL;
-    pthread_mutex_lock(&c->lock);
+    /* Only this thread writes max_xfer (negotiate.c), so it reads it
+     * without the lock, which is there for the other threads' DMA. */
     max_xfer = c->max_xfer;
-    pthread_mutex_unlock(&c->lock);
     return uvfio_wire_check_request(cmd, m->payload, m->len, m->nfds,
                                     max_xfer);
 }
