@@ -124,6 +124,14 @@ void uvfio_client_rx_reserve(struct uvfio_client *c, size_t size);
 int uvfio_client_push_error(struct uvfio_client_chan *ch,
                             const struct uvfio_wire_hdr *req, int err);
 
+/* Done with a reply uvfio_client_request gave the caller: as
+ * uvfio_msg_free, but a small payload's buffer holds the next reply. */
+static inline void uvfio_client_msg_done(struct uvfio_client *c,
+                                         struct uvfio_msg *m)
+{
+    uvfio_rx_recycle(c->main.rx, m);
+}
+
 /* The errno of an ERROR reply, as a negative value. */
 int uvfio_client_reply_errno(const struct uvfio_msg *m);
 

@@ -6,7 +6,7 @@
  * transmit bytes).  Small ones are collected into one REGION_WRITE_MULTI,
  * which turns thousands of round trips into one message; everything else
  * goes out at once as REGION_WRITE with NO_REPLY.  Ordering is the point:
- * the batch is queued ahead of any other command (queue_cmd in request.c
+ * the batch is queued ahead of any other command (send_cmd in request.c
  * pushes it first), so a read that follows posted writes always sees them
  * applied - the server processes one stream in order.
  *

@@ -53,7 +53,7 @@ static int read_chunk(struct uvfio_client *c, uint32_t index, uint64_t offset,
         memcpy(buf, m.payload + sizeof(rw), count);
     else
         r = -EPROTO;
-    uvfio_msg_free(&m);
+    uvfio_client_msg_done(c, &m);
     return r;
 }
 
@@ -77,7 +77,7 @@ static int write_chunk(struct uvfio_client *c, uint32_t index, uint64_t offset,
         return r;
     if (!echo_ok(&rw, &m))
         r = -EPROTO;
-    uvfio_msg_free(&m);
+    uvfio_client_msg_done(c, &m);
     return r;
 }
 

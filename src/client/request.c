@@ -19,7 +19,11 @@
  *
  * The socket is non-blocking; writes go through proto's uvfio_txq so that a
  * DMA reply produced while a large request is half-written is queued behind
- * it instead of corrupting the stream.
+ * it instead of corrupting the stream.  A request with nothing queued
+ * before it is written straight from the caller's memory in one sendmsg
+ * (uvfio_txq_send), and the common wait - no twin socket, nothing
+ * buffered, nothing left to write - sleeps in recvmsg at once: a small
+ * request costs one sendmsg, one recvmsg and one clock read.
  *
  * Big data is not copied on the way.  A command's big payload (a
  * MIG_DATA_WRITE chunk) is sent from the caller's memory: the queue only
@@ -46,7 +50,7 @@ struct waiter {
     uint16_t cmd;
     bool done;
     int err;
-    struct uvfio_msg msg;
+    struct uvfio_msg *msg;      /* where the reply goes (zeroed until) */
 };
 
 static int64_t now_ms(void)
@@ -127,20 +131,21 @@ static void handle_command(struct uvfio_client *c,
         uvfio_client_push_error(ch, &m->hdr, -ENOSYS);
 }
 
-/* Takes ownership of *m. */
-static void handle_msg(struct uvfio_client *c, struct uvfio_client_chan *ch,
+/* Takes ownership of *m.  Whether it was a command (which may have
+ * queued an answer). */
+static bool handle_msg(struct uvfio_client *c, struct uvfio_client_chan *ch,
                        struct uvfio_msg *m, struct waiter *w, int *served)
 {
     if ((m->hdr.flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_COMMAND) {
         handle_command(c, ch, m, served);
-        uvfio_msg_free(m);
-        return;
+        uvfio_rx_recycle(ch->rx, m);
+        return true;
     }
     if (ch != &c->main || !w || w->done || m->hdr.msg_id != w->id) {
         uvfio_debug("client: dropping unexpected reply id %u (%s)",
                     m->hdr.msg_id, uvfio_cmd_name(m->hdr.cmd));
         uvfio_msg_free(m);
-        return;
+        return false;
     }
     w->done = true;
     if (m->hdr.cmd != w->cmd) {
@@ -148,10 +153,11 @@ static void handle_msg(struct uvfio_client *c, struct uvfio_client_chan *ch,
                    uvfio_cmd_name(w->cmd), uvfio_cmd_name(m->hdr.cmd));
         w->err = -EPROTO;
         uvfio_msg_free(m);
-        return;
+        return false;
     }
-    w->msg = *m;
+    *w->msg = *m;
     memset(m, 0, sizeof(*m));
+    return false;
 }
 
 static bool chan_pending(const struct uvfio_client_chan *ch)
@@ -171,28 +177,29 @@ static int chan_flush(struct uvfio_client *c, struct uvfio_client_chan *ch)
     return r < 0 ? client_fail(c, r) : 0;
 }
 
-/* Read what the socket has (bounded), handing each message out. */
+/* Read what the socket has (bounded), handing each message out.  The
+ * number of commands among them, or -errno. */
 static int chan_drain(struct uvfio_client *c, struct uvfio_client_chan *ch,
                       struct waiter *w, int *served)
 {
     struct uvfio_msg m;
-    int i, r;
+    int i, r, cmds = 0;
 
     /* Read until rx says "nothing more": after a short read it says so
      * without another syscall, so draining past our reply is free, and it
-     * serves a DMA request that came in the same read. */
+     * serves a DMA request that came in the same read.  (m is only looked
+     * at when rx filled it in.) */
     ch->backlog = false;
     for (i = 0; i < DRAIN_BATCH; i++) {
-        memset(&m, 0, sizeof(m));
         r = uvfio_rx_read(ch->rx, ch->sock, &m);
         if (r == 0)
-            return 0;
+            return cmds;
         if (r < 0)
             return client_fail(c, r);
-        handle_msg(c, ch, &m, w, served);
+        cmds += handle_msg(c, ch, &m, w, served);
     }
     ch->backlog = true;
-    return 0;
+    return cmds;
 }
 
 static bool all_flushed(const struct uvfio_client *c)
@@ -216,17 +223,21 @@ static int chan_wait(struct uvfio_client *c, struct uvfio_client_chan *ch,
                      struct waiter *w, int *served)
 {
     struct uvfio_msg m;
+    bool cmds;
     int r;
 
-    memset(&m, 0, sizeof(m));
+    /* (m is only looked at when rx filled it in.) */
     r = uvfio_rx_read_wait(ch->rx, ch->sock, &m);
     if (r < 0)
         return client_fail(c, r);
     if (r == 0)
         return 0;       /* a sleep slice passed: the caller checks the clock */
-    handle_msg(c, ch, &m, w, served);
+    cmds = handle_msg(c, ch, &m, w, served);
     r = chan_drain(c, ch, w, served);
-    return r < 0 ? r : chan_flush(c, ch);
+    if (r < 0)
+        return r;
+    /* Only a command can have queued something (a DMA reply). */
+    return cmds || r ? chan_flush(c, ch) : 0;
 }
 
 /*
@@ -300,22 +311,35 @@ static int flush_until(struct uvfio_client *c, int64_t deadline)
     return 0;
 }
 
-static int wait_reply(struct uvfio_client *c, struct waiter *w)
+/* `sent`: the request left whole and nothing else is queued. */
+static int wait_reply(struct uvfio_client *c, struct waiter *w, bool sent)
 {
     int64_t deadline = now_ms() + c->timeout_ms;
-    int r;
+    int timeout = c->timeout_ms, r;
 
-    while (!w->done) {
-        if (now_ms() >= deadline)
-            return -ETIMEDOUT;
-        r = pump(c, ms_left(deadline), w, NULL);
+    /* One clock read per request when the first turn brings the reply:
+     * the time left is only looked at again when it did not. */
+    for (;;) {
+        /* The first turn of pump() when it has nothing to flush and
+         * sleeps in recvmsg, without asking the queue what we know. */
+        if (sent && c->twin.sock < 0 && !c->main.backlog)
+            r = chan_wait(c, &c->main, w, NULL);
+        else
+            r = pump(c, timeout, w, NULL);
+        sent = false;
         if (r < 0)
             return r;
+        if (w->done)
+            break;
+        timeout = ms_left(deadline);
+        if (timeout == 0)
+            return -ETIMEDOUT;
     }
     /* DMA replies queued while waiting should not sit in the queue; but
      * our reply is in, so a server too slow to take them does not turn
      * this request into a failure (they go with the next call). */
-    flush_until(c, deadline);
+    if (!all_flushed(c))
+        flush_until(c, deadline);
     return 0;
 }
 
@@ -344,36 +368,53 @@ static int check_reply(struct uvfio_client *c, uint16_t cmd,
     return 0;
 }
 
-static int queue_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
-                     const struct iovec *iov, int iovcnt, const int *fds,
-                     size_t nfds, uint16_t *id)
+/*
+ * Queue the command and write what the socket takes of it (*sent, if
+ * asked: all of it, and nothing else is queued).  With nothing
+ * queued before it (the common case) it goes straight from the caller's
+ * iovec in one sendmsg; what the socket does not take is queued, big
+ * pieces by reference (see uvfio_txq_send), and the waits that follow
+ * write it.  0 once queued, or -errno: refused (nothing sent), or the
+ * connection broke.
+ */
+static int send_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
+                    const struct iovec *iov, int iovcnt, const int *fds,
+                    size_t nfds, uint16_t *id, bool *sent)
 {
     struct uvfio_wire_hdr hdr = {
         .msg_id = c->next_id++,
         .cmd = cmd,
         .flags = UVFIO_HDR_TYPE_COMMAND | flags,
     };
-    int r;
+    int r, flushed;
 
     if (c->dead)
         return c->dead;
     /* Posted writes issued before this command must reach the device
      * first: they go out ahead of it on the same stream. */
-    r = uvfio_client_batch_push(c);
-    if (r < 0)
-        return r;
-    r = uvfio_txq_push_ref(c->main.txq, &hdr, iov, iovcnt, fds, nfds);
+    if (c->batch_cnt) {
+        r = uvfio_client_batch_push(c);
+        if (r < 0)
+            return r;
+    }
+    r = uvfio_txq_send(c->main.txq, c->main.sock, true, &hdr, iov, iovcnt,
+                       fds, nfds, &flushed);
     if (r < 0)
         return r;
     if (id)
         *id = hdr.msg_id;
+    if (flushed < 0 && flushed != -EAGAIN)
+        return client_fail(c, flushed);
+    if (sent)
+        *sent = flushed == 0;   /* the queue is empty */
     return 0;
 }
 
 /* The caller's payload is about to go away: copy what is left of it. */
 static int unref_payload(struct uvfio_client *c, int r)
 {
-    if (uvfio_txq_unref(c->main.txq) < 0)
+    /* An empty queue references nothing. */
+    if (uvfio_txq_pending(c->main.txq) && uvfio_txq_unref(c->main.txq) < 0)
         return client_fail(c, -ENOMEM);
     return r;
 }
@@ -383,10 +424,13 @@ static int request(struct uvfio_client *c, uint16_t cmd,
                    size_t nfds, const struct uvfio_client_sink *sink,
                    struct uvfio_msg *reply)
 {
-    struct waiter w = { .cmd = cmd };
+    struct uvfio_msg local;
+    struct waiter w = { .cmd = cmd, .msg = reply ? reply : &local };
+    bool sent = false;
     int r;
 
-    r = queue_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id);
+    memset(w.msg, 0, sizeof(*w.msg));
+    r = send_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id, &sent);
     if (r < 0)
         return unref_payload(c, r);
     if (sink)
@@ -394,20 +438,18 @@ static int request(struct uvfio_client *c, uint16_t cmd,
             .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
             .buf = sink->buf, .len = sink->len,
         });
-    r = wait_reply(c, &w);
+    r = wait_reply(c, &w, sent);
     if (sink)
         uvfio_rx_clear_sink(c->main.rx);
     r = unref_payload(c, r);
     if (r == 0)
         r = w.err;
     if (r == 0)
-        r = check_reply(c, cmd, &w.msg);
-    if (r < 0 || !reply) {
-        uvfio_msg_free(&w.msg);
-        return r;
-    }
-    *reply = w.msg;
-    return 0;
+        r = check_reply(c, cmd, w.msg);
+    /* The caller owns *reply only on success; it is empty otherwise. */
+    if (r < 0 || !reply)
+        uvfio_client_msg_done(c, w.msg);
+    return r;
 }
 
 int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
@@ -431,8 +473,9 @@ int uvfio_client_post(struct uvfio_client *c, uint16_t cmd,
 {
     int r;
 
-    r = queue_cmd(c, cmd, UVFIO_HDR_NO_REPLY, iov, iovcnt, NULL, 0, NULL);
-    if (r == 0)
+    r = send_cmd(c, cmd, UVFIO_HDR_NO_REPLY, iov, iovcnt, NULL, 0, NULL,
+                 NULL);
+    if (r == 0 && !all_flushed(c))
         r = flush_until(c, now_ms() + c->timeout_ms);
     return unref_payload(c, r);
 }
