@@ -164,7 +164,10 @@ struct srv_conn {
     pthread_cond_t cond;
     struct srv_out out;     /* the client socket */
     struct srv_out twin;    /* twin socket for DMA requests, fd -1 if none */
-    int dead;               /* errno why the connection ended, 0 if alive */
+    int dead;               /* errno why the connection ended, 0 if alive;
+                               set once, under the lock but atomically,
+                               because the dispatch thread's loop checks
+                               it without the lock (conn.c: conn_dead) */
     unsigned int users;     /* threads inside dma_rw */
     uint16_t next_dma_id;
     bool qemu_dma_layout;   /* see dmareq.c */
