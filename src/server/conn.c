@@ -153,8 +153,19 @@ static inline int conn_flushed_locked(struct srv_conn *c, struct srv_out *o,
 
 int conn_flush_locked(struct srv_conn *c, struct srv_out *o)
 {
+    int r;
+
     if (c->dead)
         return -ECONNRESET;
+    /* The ring's send is out of our hands until its result is seen; the
+     * loop flushes then (come round now, for a sender on another thread). */
+    if (o->rtx == SRV_RTX_INFLIGHT) {
+        srv_wake(c->srv);
+        return 0;
+    }
+    r = conn_rtx_settle_locked(c, o);
+    if (r < 0)
+        return r;
     return conn_flushed_locked(c, o, uvfio_txq_flush(o->txq, o->fd));
 }
 
@@ -178,6 +189,90 @@ static int conn_queued_locked(struct srv_conn *c, struct srv_out *o, int r)
     return conn_flush_locked(c, o);
 }
 
+/* ---- replies the run loop's ring sends (ring.c) -------------------------- */
+
+/*
+ * A reply sent by sendmsg wakes the client, which may take the CPU from
+ * the server at once; the server then comes back only to go to sleep.
+ * Handed to the ring instead, the reply goes out inside the same
+ * io_uring_enter that puts the server to sleep (~3 % of a small round
+ * trip, docs/testing.md).  Until then it waits in o->rtx_buf (PENDING);
+ * anything else to send on o sends it first, by sendmsg, so the order
+ * on the wire is the order of the calls.  Once handed over (INFLIGHT)
+ * nobody else may write to the socket - a large message sent meanwhile
+ * could interleave with it - so others queue, and the loop, which sees
+ * the result as it wakes, flushes the queue.
+ */
+static bool rtx_take(struct srv_conn *c, struct srv_out *o,
+                     const struct uvfio_wire_hdr *hdr,
+                     const struct iovec *iov, int iovcnt)
+{
+    size_t len = (size_t)UVFIO_HDR_SIZE + (iovcnt ? iov->iov_len : 0);
+    struct uvfio_wire_hdr h = *hdr;
+
+    if (iovcnt > 1 || len > SRV_RTX_MAX || o->rtx != SRV_RTX_NONE ||
+        o->pollout || uvfio_txq_pending(o->txq) || !srv_ring_here(c->srv))
+        return false;
+    if (!o->rtx_buf) {
+        o->rtx_buf = malloc(SRV_RTX_MAX);
+        if (!o->rtx_buf)
+            return false;
+    }
+    h.size = (uint32_t)len;
+    memcpy(o->rtx_buf, &h, UVFIO_HDR_SIZE);
+    if (iovcnt)
+        memcpy(o->rtx_buf + UVFIO_HDR_SIZE, iov->iov_base, iov->iov_len);
+    o->rtx_len = (uint32_t)len;
+    o->rtx = SRV_RTX_PENDING;
+    if (srv_ring_tx_add(c->srv, c, o))
+        return true;
+    o->rtx = SRV_RTX_NONE;
+    return false;
+}
+
+/* The pending reply through the queue, as any message would go. */
+int conn_rtx_settle_locked(struct srv_conn *c, struct srv_out *o)
+{
+    struct uvfio_wire_hdr hdr;
+    struct iovec iov;
+    int r, flushed;
+
+    if (o->rtx != SRV_RTX_PENDING)
+        return 0;
+    o->rtx = SRV_RTX_NONE;
+    memcpy(&hdr, o->rtx_buf, UVFIO_HDR_SIZE);
+    iov.iov_base = o->rtx_buf + UVFIO_HDR_SIZE;
+    iov.iov_len = o->rtx_len - UVFIO_HDR_SIZE;
+    r = uvfio_txq_send(o->txq, o->fd, false, &hdr, &iov, iov.iov_len ? 1 : 0,
+                       NULL, 0, &flushed);
+    if (r < 0)
+        return conn_refused_locked(c, r);
+    return conn_flushed_locked(c, o, flushed);
+}
+
+void conn_rtx_done_locked(struct srv_conn *c, struct srv_out *o, int res)
+{
+    if (o->rtx != SRV_RTX_INFLIGHT)
+        return;
+    o->rtx = SRV_RTX_NONE;
+    if (c->dead)
+        return;
+    if (res == -EAGAIN) {
+        /* Not a byte went (one skb, SRV_RTX_MAX): send it the usual way,
+         * behind what others queued meanwhile. */
+        o->rtx = SRV_RTX_PENDING;
+        conn_rtx_settle_locked(c, o);
+    } else if (res < 0) {
+        conn_fail_locked(c, -res, "cannot send to the client");
+        return;
+    } else if ((uint32_t)res != o->rtx_len) {
+        conn_fail_locked(c, EIO, "the kernel sent part of a small reply");
+        return;
+    }
+    if (uvfio_txq_pending(o->txq))
+        conn_flush_locked(c, o);
+}
+
 static inline int send_locked(struct srv_conn *c, struct srv_out *o,
                               struct uvfio_wire_hdr *hdr,
                               const struct iovec *iov, int iovcnt,
@@ -187,6 +282,16 @@ static inline int send_locked(struct srv_conn *c, struct srv_out *o,
 
     if (c->dead)
         return -ECONNRESET;
+    if (o->rtx == SRV_RTX_INFLIGHT) {
+        r = uvfio_txq_push(o->txq, hdr, iov, iovcnt, fds, nfds);
+        if (r < 0)
+            return conn_refused_locked(c, r);
+        srv_wake(c->srv);
+        return 0;
+    }
+    r = conn_rtx_settle_locked(c, o);
+    if (r < 0)
+        return r;
     /* Push and flush in one: with nothing queued, the message goes
      * straight from iov and only what the socket leaves is queued. */
     r = uvfio_txq_send(o->txq, o->fd, false, hdr, iov, iovcnt, fds, nfds,
@@ -216,7 +321,8 @@ void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
     if (req->flags & UVFIO_HDR_NO_REPLY)
         return;
     pthread_mutex_lock(&c->lock);
-    send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
+    if (nfds || c->dead || !rtx_take(c, &c->out, &hdr, &iov, len ? 1 : 0))
+        send_locked(c, &c->out, &hdr, &iov, len ? 1 : 0, fds, nfds);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -259,7 +365,9 @@ void conn_reply_buf(struct srv_conn *c, const struct uvfio_wire_hdr *req,
         struct iovec iov = { b->data, b->len };
 
         pthread_mutex_lock(&c->lock);
-        send_locked(c, &c->out, &hdr, &iov, b->len ? 1 : 0, fds, nfds);
+        if (nfds || c->dead ||
+            !rtx_take(c, &c->out, &hdr, &iov, b->len ? 1 : 0))
+            send_locked(c, &c->out, &hdr, &iov, b->len ? 1 : 0, fds, nfds);
         pthread_mutex_unlock(&c->lock);
         return;
     }
@@ -344,6 +452,8 @@ static void close_out(struct srv_conn *c, struct srv_out *o)
 {
     if (o->fd < 0)
         return;
+    srv_ring_tx_forget(c->srv, o);
+    o->rtx = SRV_RTX_NONE;
     srv_epoll_del(c->srv, o->fd);
     close(o->fd);
     o->fd = -1;
@@ -402,6 +512,8 @@ void conn_free(struct srv_conn *c)
     uvfio_buf_free(&c->rep);
     uvfio_txq_free(c->out.txq);
     uvfio_txq_free(c->twin.txq);
+    free(c->out.rtx_buf);
+    free(c->twin.rtx_buf);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -62,6 +62,8 @@
 /* user_data values that are not slots. */
 #define KEY_EPOLL       UINT64_MAX          /* the epoll fd's poll */
 #define KEY_CANCEL      (UINT64_MAX - 1)    /* a poll removal */
+#define KEY_TX          (1ull << 62)        /* | index in txs: a reply */
+#define RING_MAX_TX     32u                 /* replies per wait */
 
 struct ring_slot {
     struct srv_tag *tag;    /* NULL: free */
@@ -77,6 +79,12 @@ struct srv_ring {
     struct ring_slot *slots;
     uint32_t nslots;
     bool epoll_armed;
+    /* Replies the next wait sends (conn.c, "replies the ring sends"). */
+    struct ring_tx {
+        struct srv_conn *c;     /* NULL: forgotten */
+        struct srv_out *o;
+    } txs[RING_MAX_TX];
+    uint32_t ntx;
 };
 
 static uint64_t slot_key(const struct srv_ring *r, uint32_t i)
@@ -294,6 +302,107 @@ static void conn_from_ring(struct uvfio_server *srv, struct srv_conn *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* ---- replies sent as the loop goes to sleep ------------------------------- */
+
+bool srv_ring_tx_add(struct uvfio_server *srv, struct srv_conn *c,
+                     struct srv_out *o)
+{
+    struct srv_ring *r = srv->ring;
+
+    if (!srv_ring_here(srv) || r->ntx == RING_MAX_TX)
+        return false;
+    r->txs[r->ntx].c = c;
+    r->txs[r->ntx].o = o;
+    r->ntx++;
+    return true;
+}
+
+void srv_ring_tx_forget(struct uvfio_server *srv, struct srv_out *o)
+{
+    struct srv_ring *r = srv->ring;
+    uint32_t i;
+
+    if (!r)
+        return;
+    for (i = 0; i < r->ntx; i++)
+        if (r->txs[i].o == o)
+            r->txs[i].c = NULL;
+}
+
+/* SQEs for the PENDING replies; how many went in.  A reply that finds no
+ * SQE is sent the usual way. */
+static unsigned int tx_prepare(struct srv_ring *r)
+{
+    unsigned int n = 0;
+    uint32_t i;
+
+    for (i = 0; i < r->ntx; i++) {
+        struct srv_conn *c = r->txs[i].c;
+        struct srv_out *o = r->txs[i].o;
+        struct io_uring_sqe *sqe;
+
+        if (!c)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        sqe = o->rtx == SRV_RTX_PENDING && !c->dead ?
+              io_uring_get_sqe(&r->ring) : NULL;
+        if (sqe) {
+            /* MSG_DONTWAIT: a full socket fails at once (-EAGAIN) instead
+             * of the ring waiting for room behind our back. */
+            io_uring_prep_send(sqe, o->fd, o->rtx_buf, o->rtx_len,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+            io_uring_sqe_set_data64(sqe, KEY_TX | i);
+            o->rtx = SRV_RTX_INFLIGHT;
+            n++;
+        } else {
+            conn_rtx_settle_locked(c, o);
+            r->txs[i].c = NULL;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    return n;
+}
+
+static bool ring_tx_outstanding(const struct srv_ring *r)
+{
+    uint32_t i;
+
+    for (i = 0; i < r->ntx; i++)
+        if (r->txs[i].c)
+            return true;
+    return false;
+}
+
+static void tx_done(struct srv_ring *r, uint64_t key, int res)
+{
+    uint32_t i = (uint32_t)(key & ~KEY_TX);
+    struct srv_conn *c;
+
+    if (i >= r->ntx || !(c = r->txs[i].c))
+        return;
+    pthread_mutex_lock(&c->lock);
+    conn_rtx_done_locked(c, r->txs[i].o, res);
+    pthread_mutex_unlock(&c->lock);
+    r->txs[i].c = NULL;
+}
+
+/* Send what is PENDING the usual way (the run is ending). */
+static void tx_settle_all(struct srv_ring *r)
+{
+    uint32_t i;
+
+    for (i = 0; i < r->ntx; i++) {
+        struct srv_conn *c = r->txs[i].c;
+
+        if (!c)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        conn_rtx_settle_locked(c, r->txs[i].o);
+        pthread_mutex_unlock(&c->lock);
+    }
+    r->ntx = 0;
+}
+
 /* ---- start, stop, wait ------------------------------------------------------- */
 
 static int ring_init(struct srv_ring *r, unsigned int extra)
@@ -432,6 +541,7 @@ void srv_ring_stop(struct uvfio_server *srv)
 
     if (!r || !r->active)
         return;
+    tx_settle_all(r);
     for (sd = srv->devs; sd; sd = sd->next)
         if (sd->conn)
             conn_from_ring(srv, sd->conn);
@@ -467,6 +577,10 @@ static bool take_cqe(struct uvfio_server *srv, const struct io_uring_cqe *cqe,
 
     if (key == KEY_CANCEL)
         return false;
+    if (key != KEY_EPOLL && (key & KEY_TX)) {
+        tx_done(r, key, cqe->res);
+        return false;
+    }
     if (key == KEY_EPOLL) {
         r->epoll_armed = false;
         ev->tag = NULL;
@@ -492,10 +606,15 @@ int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
     unsigned head, seen = 0;
     int n = 0, ret;
 
+    unsigned int ntx;
+
     ret = arm_epoll(srv);
     if (ret < 0)
         return ret;
-    ret = io_uring_submit_and_wait(&r->ring, 1);
+    /* The replies complete inline as they are submitted, each with a CQE
+     * of its own: sleep until one more comes. */
+    ntx = tx_prepare(r);
+    ret = io_uring_submit_and_wait(&r->ring, 1 + ntx);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
         return ret;
     io_uring_for_each_cqe(&r->ring, head, cqe) {
@@ -506,6 +625,10 @@ int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
             n++;
     }
     io_uring_cq_advance(&r->ring, seen);
+    /* Every reply's outcome is in (a CQE left for the next turn is found
+     * by its index, which stays until then). */
+    if (!ring_tx_outstanding(r))
+        r->ntx = 0;
     return n;
 }
 

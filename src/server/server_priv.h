@@ -114,7 +114,18 @@ struct srv_out {
     int fd;
     struct uvfio_txq *txq;
     bool pollout;           /* EPOLLOUT armed on fd */
+    /* A small reply the run loop's ring sends as it goes to sleep
+     * (ring.c): SRV_RTX_NONE, _PENDING (in rtx_buf, header included) or
+     * _INFLIGHT (handed to the kernel, outcome not yet seen). */
+    uint8_t rtx;
+    uint32_t rtx_len;
+    uint8_t *rtx_buf;       /* SRV_RTX_MAX bytes, made on first use */
 };
+
+enum { SRV_RTX_NONE, SRV_RTX_PENDING, SRV_RTX_INFLIGHT };
+/* Kept to one skb whatever SO_SNDBUF is (the kernel's minimum gives
+ * 2240-byte skbs): a send of it is then all or nothing, never partial. */
+#define SRV_RTX_MAX     1024u
 
 /* One device the server serves. */
 struct srv_dev {
@@ -223,6 +234,12 @@ bool srv_ring_unwatch(struct uvfio_server *srv, int fd);
 /* Sleep until something is ready; up to max events, or -errno. */
 int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
                   int max);
+/* (Ring thread, under c->lock.)  Have the next wait send o's PENDING
+ * reply; false when it cannot (no ring here, no room). */
+bool srv_ring_tx_add(struct uvfio_server *srv, struct srv_conn *c,
+                     struct srv_out *o);
+/* o is closing: forget its reply (ring thread). */
+void srv_ring_tx_forget(struct uvfio_server *srv, struct srv_out *o);
 /* Whether an event's socket is still the one watched (not removed by an
  * earlier event of the same batch). */
 bool srv_ring_event_live(const struct uvfio_server *srv,
@@ -262,6 +279,10 @@ int conn_send_locked(struct srv_conn *c, struct srv_out *o,
                      struct uvfio_wire_hdr *hdr, const struct iovec *iov,
                      int iovcnt, const int *fds, size_t nfds);
 int conn_flush_locked(struct srv_conn *c, struct srv_out *o);
+/* Under c->lock: what became of o's INFLIGHT reply (a send's result). */
+void conn_rtx_done_locked(struct srv_conn *c, struct srv_out *o, int res);
+/* Under c->lock: send o's PENDING reply now (the ring will not). */
+int conn_rtx_settle_locked(struct srv_conn *c, struct srv_out *o);
 /* Replies to a client command (dispatch thread). */
 void conn_reply(struct srv_conn *c, const struct uvfio_wire_hdr *req,
                 const void *payload, size_t len, const int *fds,

@@ -14,7 +14,10 @@
  *    between and a run on another thread must hand the same connection
  *    over without losing it;
  *  - it holds the sockets' files, so a connection the server ends must end
- *    for the peer at once.
+ *    for the peer at once;
+ *  - it sends small replies itself as it goes to sleep, outside the
+ *    connection's lock, so a large message another thread sends meanwhile
+ *    must neither interleave with one nor be lost behind it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -162,6 +165,88 @@ static void test_server_side_close_reaches_peer(void **state)
     assert_true(fx_wait_open(fx->td[0].dev, 0, 2000));
 }
 
+/* ---- replies the ring sends, and another thread's big messages ---------- */
+
+#define DMA_XFER    (64u << 10)
+#define DMA_IOVA    0x200000ull
+#define DMA_SIZE    (256u << 10)
+#define DMA_LEN     200000u         /* four DMA_WRITE messages per call */
+
+struct dma_writer {
+    struct uvfio_device *dev;
+    uint8_t *src;
+    int rounds, result;
+    atomic_bool done;
+};
+
+static void *dma_writer_main(void *arg)
+{
+    struct dma_writer *w = arg;
+
+    for (int i = 0; i < w->rounds && w->result == 0; i++) {
+        w->src[0] = (uint8_t)i;     /* each round's bytes differ */
+        w->result = uvfio_dma_write(w->dev, DMA_IOVA + 5, w->src, DMA_LEN);
+    }
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+/* A driver thread writes guest memory by DMA_WRITE messages of 64 KiB
+ * (several skbs each) while the client keeps asking REGION_READs whose
+ * small replies the ring sends: every reply and every DMA byte must come
+ * through whole and in order (tc_wait serves the DMA requests and fails
+ * on any stray or broken message). */
+static void test_replies_and_big_messages_from_a_thread(void **state)
+{
+    struct uvfio_server_opts opts = { .max_data_xfer_size = DMA_XFER };
+    struct dma_writer w = { .rounds = 40 };
+    uint8_t *guest = calloc(1, DMA_SIZE);
+    struct fixture fx;
+    struct tclient tc;
+    pthread_t t;
+    int reads = 0;
+
+    (void)state;
+    assert_non_null(guest);
+    w.src = malloc(DMA_LEN);
+    assert_non_null(w.src);
+    for (size_t i = 0; i < DMA_LEN; i++)
+        w.src[i] = (uint8_t)(i * 7 + (i >> 11));
+    assert_int_equal(fx_start(&fx, &opts, 1, true), 0);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    assert_int_equal(tc_connect(&tc, fx.path[0]), 0);
+    tc.max_xfer = DMA_XFER;
+    assert_int_equal(tc_hello(&tc, false, false), 0);
+    tc.mem = guest;
+    tc.mem_iova = DMA_IOVA;
+    tc.mem_len = DMA_SIZE;
+    assert_int_equal(tc_dma_map(&tc, DMA_IOVA, DMA_SIZE,
+                                UVFIO_DMA_MAP_FLAG_READ |
+                                UVFIO_DMA_MAP_FLAG_WRITE, -1, 0), 0);
+
+    w.dev = fx.td[0].dev;
+    assert_int_equal(pthread_create(&t, NULL, dma_writer_main, &w), 0);
+    while (!atomic_load(&w.done)) {
+        assert_reads_rom(&tc);
+        reads++;
+    }
+    /* The last DMA requests may still want serving. */
+    assert_int_equal(tc_serve_until(&tc, &w.done, 2000), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(w.result, 0);
+    assert_true(reads > 0);
+    assert_int_equal(tc.dma_requests,
+                     w.rounds * ((DMA_LEN + DMA_XFER - 1) / DMA_XFER));
+    w.src[0] = (uint8_t)(w.rounds - 1);
+    assert_memory_equal(guest + 5, w.src, DMA_LEN);
+    assert_reads_rom(&tc);
+    tc_close(&tc);
+    fx_stop(&fx);
+    free(w.src);
+    free(guest);
+}
+
 /* ---- one connection through run, dispatch, and run on another thread --- */
 
 struct runner {
@@ -294,6 +379,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_server_side_close_reaches_peer,
                                         setup, teardown),
+        cmocka_unit_test(test_replies_and_big_messages_from_a_thread),
         cmocka_unit_test(test_connection_survives_loop_changes),
         cmocka_unit_test(test_flags_option),
     };
