@@ -73,7 +73,6 @@ struct ring_slot {
 
 struct srv_ring {
     struct io_uring ring;
-    pthread_t thread;       /* the one that enabled it */
     bool enabled;
     bool active;            /* inside uvfio_server_run */
     struct ring_slot *slots;
@@ -150,10 +149,14 @@ static bool ring_disabled(const struct uvfio_server *srv)
     return false;
 }
 
+/* The ring this thread is running (uvfio_server_run), if any: asked on
+ * every reply, so a plain %fs load rather than pthread_self(). */
+static _Thread_local const struct srv_ring *tl_ring
+    __attribute__((tls_model("initial-exec")));
+
 bool srv_ring_here(const struct uvfio_server *srv)
 {
-    return srv->ring && srv->ring->active &&
-           pthread_equal(srv->ring->thread, pthread_self());
+    return srv->ring && srv->ring == tl_ring;
 }
 
 /* ---- moving client sockets between epoll and the ring --------------------- */
@@ -309,7 +312,8 @@ bool srv_ring_tx_add(struct uvfio_server *srv, struct srv_conn *c,
 {
     struct srv_ring *r = srv->ring;
 
-    if (!srv_ring_here(srv) || r->ntx == RING_MAX_TX)
+    /* The caller made sure this is the ring's thread. */
+    if (r->ntx == RING_MAX_TX)
         return false;
     r->txs[r->ntx].c = c;
     r->txs[r->ntx].o = o;
@@ -442,6 +446,8 @@ void srv_ring_destroy(struct uvfio_server *srv)
 
     if (!r)
         return;
+    if (tl_ring == r)
+        tl_ring = NULL;
     /* Cancels what is left and lets go of the files. */
     if (r->ring.ring_fd >= 0)
         io_uring_queue_exit(&r->ring);
@@ -500,10 +506,7 @@ static int ring_claim(struct srv_ring *r)
         r->epoll_armed = false;
         ret = ring_probe(r);
     }
-    if (ret < 0)
-        return ret;
-    r->thread = pthread_self();
-    return 0;
+    return ret < 0 ? ret : 0;
 }
 
 int srv_ring_start(struct uvfio_server *srv)
@@ -522,9 +525,11 @@ int srv_ring_start(struct uvfio_server *srv)
         return ret;
     }
     r->active = true;
+    tl_ring = r;
     ret = arm_epoll(srv);
     if (ret < 0) {
         r->active = false;
+        tl_ring = NULL;
         return ret;
     }
     for (sd = srv->devs; sd; sd = sd->next)
@@ -559,6 +564,7 @@ void srv_ring_stop(struct uvfio_server *srv)
     io_uring_cq_advance(&r->ring, io_uring_cq_ready(&r->ring));
     r->epoll_armed = false;
     r->active = false;
+    tl_ring = NULL;
 }
 
 /* A multishot poll that ended (the kernel may end one at any time). */
