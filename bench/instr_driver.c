@@ -34,108 +34,17 @@
 
 #include <uvfio/uvfio.h>
 
-#define REQ_BYTES       32      /* header + region_rw */
-#define REPLY_BYTES     36      /* header + region_rw + 4 data bytes */
-#define REGION_SIZE     4096
+#include "pingdev.h"
 
-static struct uvfio_server *volatile the_server;
-
-/* ---- the server: a page of plain memory, as in bench/region_rw ---------- */
-
-static ssize_t mem_read(struct uvfio_device *dev, uint32_t index,
-                        uint64_t offset, void *buf, size_t count)
-{
-    (void)index;
-    memcpy(buf, (uint8_t *)uvfio_device_priv(dev) + offset, count);
-    return (ssize_t)count;
-}
-
-static ssize_t mem_write(struct uvfio_device *dev, uint32_t index,
-                         uint64_t offset, const void *buf, size_t count)
-{
-    (void)index;
-    memcpy((uint8_t *)uvfio_device_priv(dev) + offset, buf, count);
-    return (ssize_t)count;
-}
-
-static const struct uvfio_device_ops mem_ops = {
-    .name = "instr-mem",
-    .read = mem_read,
-    .write = mem_write,
-};
-
-static void on_term(int sig)
-{
-    (void)sig;
-    if (the_server)
-        uvfio_server_stop(the_server);
-}
-
-static int serve(int fd)
-{
-    static uint8_t page[REGION_SIZE];
-    const struct uvfio_device_config dc = {
-        .name = "instr-mem", .ops = &mem_ops, .num_regions = 1, .priv = page,
-    };
-    const struct uvfio_region_config rc = {
-        .size = REGION_SIZE, .mmap_fd = -1,
-        .flags = UVFIO_REGION_FLAG_READ | UVFIO_REGION_FLAG_WRITE,
-    };
-    struct sigaction sa = { .sa_handler = on_term };
-    struct uvfio_device *dev = NULL;
-    struct uvfio_server *srv = NULL;
-    int r;
-
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    r = uvfio_device_create(&dc, &dev);
-    if (!r)
-        r = uvfio_device_set_region(dev, 0, &rc);
-    if (!r)
-        r = uvfio_server_create(NULL, &srv);
-    if (!r) {
-        the_server = srv;
-        r = uvfio_server_add_device_fd(srv, dev, fd);
-    }
-    if (!r)
-        r = uvfio_server_run(srv);
-    the_server = NULL;
-    uvfio_server_destroy(srv);
-    uvfio_device_destroy(dev);
-    return r ? 1 : 0;
-}
-
-/* ---- the raw ping-pong ------------------------------------------------- */
-
-static int read_full(int fd, void *buf, size_t len)
-{
-    for (size_t got = 0; got < len;) {
-        ssize_t n = read(fd, (char *)buf + got, len - got);
-
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
-static int echo(int fd)
-{
-    char req[REQ_BYTES], rep[REPLY_BYTES] = { 0 };
-
-    while (read_full(fd, req, sizeof(req)) == 0)
-        if (write(fd, rep, sizeof(rep)) != sizeof(rep))
-            return 1;
-    return 0;
-}
+/* ---- the raw ping-pong's client side ------------------------------------ */
 
 static int raw_loop(int fd, unsigned long ops)
 {
-    char req[REQ_BYTES] = { 0 }, rep[REPLY_BYTES];
+    char req[PING_REQ_BYTES] = { 0 }, rep[PING_REPLY_BYTES];
 
     for (unsigned long i = 0; i < ops; i++)
         if (write(fd, req, sizeof(req)) != sizeof(req) ||
-            read_full(fd, rep, sizeof(rep)))
+            ping_read_full(fd, rep, sizeof(rep)))
             return -EIO;
     return 0;
 }
@@ -153,7 +62,7 @@ static int client_loop(int fd, bool write, unsigned long ops)
     if (r < 0)
         return r;
     for (unsigned long i = 0; i < ops && r == 0; i++) {
-        uint64_t off = (i * 4) % REGION_SIZE;
+        uint64_t off = (i * 4) % PING_REGION_SIZE;
 
         v = (uint32_t)i;
         n = write ? uvfio_client_region_write(c, 0, off, &v, 4)
@@ -191,9 +100,9 @@ int main(int argc, char **argv)
     pid_t pid;
 
     if (argc == 2 && !strncmp(argv[1], "--serve=", 8))
-        return serve(atoi(argv[1] + 8));
+        return ping_serve(NULL, atoi(argv[1] + 8), NULL) ? 1 : 0;
     if (argc == 2 && !strncmp(argv[1], "--echo=", 7))
-        return echo(atoi(argv[1] + 7));
+        return ping_echo(atoi(argv[1] + 7)) ? 1 : 0;
     if (argc != 3 || (strcmp(argv[1], "read") && strcmp(argv[1], "write") &&
                       strcmp(argv[1], "raw"))) {
         printf("instr_driver: the workload of bench/instructions.sh "

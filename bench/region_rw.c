@@ -38,9 +38,8 @@
 
 #include <uvfio/uvfio.h>
 
-#define REQ_BYTES       32      /* header + region_rw */
-#define REPLY_BYTES     36      /* header + region_rw + 4 data bytes */
-#define REGION_SIZE     4096
+#include "pingdev.h"
+
 #define POSTED_BATCH    1000    /* posted writes per synchronising read */
 
 struct stats {
@@ -55,8 +54,6 @@ struct series {
     uint64_t *lat;          /* every op's latency, all rounds */
     size_t nlat;
 };
-
-static struct uvfio_server *volatile bench_server;
 
 static uint64_t now_ns(void)
 {
@@ -124,82 +121,15 @@ static struct stats series_stats(struct series *se, size_t rounds)
     return s;
 }
 
-/* ---- the device: a page of plain memory ------------------------------------ */
-
-static ssize_t mem_read(struct uvfio_device *dev, uint32_t index,
-                        uint64_t offset, void *buf, size_t count)
-{
-    memcpy(buf, (uint8_t *)uvfio_device_priv(dev) + offset, count);
-    (void)index;
-    return (ssize_t)count;
-}
-
-static ssize_t mem_write(struct uvfio_device *dev, uint32_t index,
-                         uint64_t offset, const void *buf, size_t count)
-{
-    memcpy((uint8_t *)uvfio_device_priv(dev) + offset, buf, count);
-    (void)index;
-    return (ssize_t)count;
-}
-
-static const struct uvfio_device_ops mem_ops = {
-    .name = "bench-mem",
-    .read = mem_read,
-    .write = mem_write,
-};
-
-static void on_term(int sig)
-{
-    (void)sig;
-    if (bench_server)
-        uvfio_server_stop(bench_server);
-}
-
-static int run_server(const char *path, uint32_t flags)
-{
-    static uint8_t page[REGION_SIZE];
-    const struct uvfio_device_config dc = {
-        .name = "bench-mem", .ops = &mem_ops, .num_regions = 1, .priv = page,
-    };
-    const struct uvfio_region_config rc = {
-        .size = REGION_SIZE, .mmap_fd = -1,
-        .flags = UVFIO_REGION_FLAG_READ | UVFIO_REGION_FLAG_WRITE,
-    };
-    const struct uvfio_server_opts so = { .flags = flags };
-    struct uvfio_device *dev = NULL;
-    struct uvfio_server *srv = NULL;
-    int ret;
-
-    ret = uvfio_device_create(&dc, &dev);
-    if (!ret)
-        ret = uvfio_device_set_region(dev, 0, &rc);
-    if (!ret)
-        ret = uvfio_server_create(&so, &srv);
-    if (!ret) {
-        bench_server = srv;
-        ret = uvfio_server_add_device(srv, dev, path);
-    }
-    if (!ret)
-        ret = uvfio_server_run(srv);
-    bench_server = NULL;
-    if (srv)
-        uvfio_server_destroy(srv);
-    if (dev)
-        uvfio_device_destroy(dev);
-    return ret;
-}
-
 static pid_t spawn_server(const char *path, int cpu, uint32_t flags)
 {
-    struct sigaction sa = { .sa_handler = on_term };
+    const struct uvfio_server_opts opts = { .flags = flags };
     pid_t pid = fork();
 
     if (pid != 0)
         return pid;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
     pin(cpu);
-    _exit(run_server(path, flags) ? 1 : 0);
+    _exit(ping_serve(path, -1, &opts) ? 1 : 0);
 }
 
 static int wait_for_socket(const char *path)
@@ -238,28 +168,6 @@ static void stop_server(pid_t pid)
 
 /* ---- raw ping-pong: the floor ------------------------------------------------ */
 
-static int read_full(int fd, void *buf, size_t len)
-{
-    for (size_t got = 0; got < len;) {
-        ssize_t n = read(fd, (char *)buf + got, len - got);
-
-        if (n <= 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
-static void echo_loop(int fd)
-{
-    char req[REQ_BYTES], rep[REPLY_BYTES] = { 0 };
-
-    while (read_full(fd, req, sizeof(req)) == 0)
-        if (write(fd, rep, sizeof(rep)) != sizeof(rep))
-            break;
-    _exit(0);
-}
-
 static pid_t spawn_echo(int cpu, int *fd)
 {
     int sv[2];
@@ -271,7 +179,7 @@ static pid_t spawn_echo(int cpu, int *fd)
     if (pid == 0) {
         close(sv[0]);
         pin(cpu);
-        echo_loop(sv[1]);
+        _exit(ping_echo(sv[1]) ? 1 : 0);
     }
     close(sv[1]);
     *fd = sv[0];
@@ -280,13 +188,13 @@ static pid_t spawn_echo(int cpu, int *fd)
 
 static int raw_round(int fd, size_t ops, struct series *se, size_t round)
 {
-    char req[REQ_BYTES] = { 0 }, rep[REPLY_BYTES];
+    char req[PING_REQ_BYTES] = { 0 }, rep[PING_REPLY_BYTES];
     uint64_t t0, start = now_ns();
 
     for (size_t i = 0; i < ops; i++) {
         t0 = now_ns();
         if (write(fd, req, sizeof(req)) != sizeof(req) ||
-            read_full(fd, rep, sizeof(rep)))
+            ping_read_full(fd, rep, sizeof(rep)))
             return -EIO;
         se->lat[se->nlat++] = now_ns() - t0;
     }
@@ -303,8 +211,10 @@ static int read_round(struct uvfio_client *c, size_t ops, struct series *se,
     uint32_t v;
 
     for (size_t i = 0; i < ops; i++) {
+        uint64_t off = (i * 4) % PING_REGION_SIZE;
+
         t0 = now_ns();
-        if (uvfio_client_region_read(c, 0, (i * 4) % REGION_SIZE, &v, 4) != 4)
+        if (uvfio_client_region_read(c, 0, off, &v, 4) != 4)
             return -EIO;
         se->lat[se->nlat++] = now_ns() - t0;
     }
@@ -322,7 +232,8 @@ static int bench_write(struct uvfio_client *c, size_t ops, uint64_t *lat,
     for (size_t i = 0; i < ops; i++) {
         t0 = now_ns();
         v = (uint32_t)i;
-        if (uvfio_client_region_write(c, 0, (i * 4) % REGION_SIZE, &v, 4) != 4)
+        if (uvfio_client_region_write(c, 0, (i * 4) % PING_REGION_SIZE, &v,
+                                      4) != 4)
             return -EIO;
         lat[i] = now_ns() - t0;
     }
@@ -344,7 +255,8 @@ static int bench_posted(struct uvfio_client *c, size_t ops, uint64_t *lat,
         t0 = now_ns();
         for (size_t i = 0; i < POSTED_BATCH; i++) {
             v = (uint32_t)i;
-            if (uvfio_client_region_write_posted(c, 0, (i * 4) % REGION_SIZE,
+            if (uvfio_client_region_write_posted(c, 0,
+                                                 (i * 4) % PING_REGION_SIZE,
                                                  &v, 4))
                 return -EIO;
         }
@@ -363,9 +275,9 @@ static bool posted_ordered(struct uvfio_client *c)
 {
     uint32_t mark = 0x5eed1234, v = 0;
 
-    if (uvfio_client_region_write_posted(c, 0, REGION_SIZE - 4, &mark, 4))
+    if (uvfio_client_region_write_posted(c, 0, PING_REGION_SIZE - 4, &mark, 4))
         return false;
-    if (uvfio_client_region_read(c, 0, REGION_SIZE - 4, &v, 4) != 4)
+    if (uvfio_client_region_read(c, 0, PING_REGION_SIZE - 4, &v, 4) != 4)
         return false;
     return v == mark;
 }
