@@ -610,10 +610,8 @@ int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
 {
     struct srv_ring *r = srv->ring;
     struct io_uring_cqe *cqe;
-    unsigned head, seen = 0;
+    unsigned head, seen = 0, ntx;
     int n = 0, ret;
-
-    unsigned int ntx;
 
     ret = arm_epoll(srv);
     if (ret < 0)
