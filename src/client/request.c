@@ -219,25 +219,35 @@ static bool can_wait_in_recv(const struct uvfio_client *c,
     return w && c->twin.sock < 0 && !c->main.backlog && all_flushed(c);
 }
 
-static int chan_wait(struct uvfio_client *c, struct uvfio_client_chan *ch,
-                     struct waiter *w, int *served)
+/* What chan_wait does with what uvfio_rx_read_one returned (r, and *m
+ * when r > 0). */
+static int chan_took(struct uvfio_client *c, struct uvfio_client_chan *ch,
+                     struct waiter *w, int *served, int r, struct uvfio_msg *m)
 {
-    struct uvfio_msg m;
     bool cmds;
-    int r;
 
-    /* (m is only looked at when rx filled it in.) */
-    r = uvfio_rx_read_wait(ch->rx, ch->sock, &m);
     if (r < 0)
         return client_fail(c, r);
     if (r == 0)
         return 0;       /* a sleep slice passed: the caller checks the clock */
-    cmds = handle_msg(c, ch, &m, w, served);
-    r = chan_drain(c, ch, w, served);
+    cmds = handle_msg(c, ch, m, w, served);
+    /* 2: it came alone, and draining would find nothing. */
+    r = r == 2 ? 0 : chan_drain(c, ch, w, served);
     if (r < 0)
         return r;
     /* Only a command can have queued something (a DMA reply). */
     return cmds || r ? chan_flush(c, ch) : 0;
+}
+
+static int chan_wait(struct uvfio_client *c, struct uvfio_client_chan *ch,
+                     struct waiter *w, int *served)
+{
+    struct uvfio_msg m;
+    int r;
+
+    /* (m is only looked at when rx filled it in.) */
+    r = uvfio_rx_read_one(ch->rx, ch->sock, &m);
+    return chan_took(c, ch, w, served, r, &m);
 }
 
 /*
@@ -311,29 +321,22 @@ static int flush_until(struct uvfio_client *c, int64_t deadline)
     return 0;
 }
 
-/* `sent`: the request left whole and nothing else is queued. */
-static int wait_reply(struct uvfio_client *c, struct waiter *w, bool sent)
+/* The wait for the reply, once its first turn is over (the deadline
+ * was read before it). */
+static int wait_rest(struct uvfio_client *c, struct waiter *w,
+                     int64_t deadline)
 {
-    int64_t deadline = now_ms() + c->timeout_ms;
-    int timeout = c->timeout_ms, r;
+    int timeout, r;
 
-    /* One clock read per request when the first turn brings the reply:
-     * the time left is only looked at again when it did not. */
-    for (;;) {
-        /* The first turn of pump() when it has nothing to flush and
-         * sleeps in recvmsg, without asking the queue what we know. */
-        if (sent && c->twin.sock < 0 && !c->main.backlog)
-            r = chan_wait(c, &c->main, w, NULL);
-        else
-            r = pump(c, timeout, w, NULL);
-        sent = false;
-        if (r < 0)
-            return r;
-        if (w->done)
-            break;
+    /* The time left is only looked at when a turn did not bring the
+     * reply: one clock read per request when the first one does. */
+    while (!w->done) {
         timeout = ms_left(deadline);
         if (timeout == 0)
             return -ETIMEDOUT;
+        r = pump(c, timeout, w, NULL);
+        if (r < 0)
+            return r;
     }
     /* DMA replies queued while waiting should not sit in the queue; but
      * our reply is in, so a server too slow to take them does not turn
@@ -341,6 +344,23 @@ static int wait_reply(struct uvfio_client *c, struct waiter *w, bool sent)
     if (!all_flushed(c))
         flush_until(c, deadline);
     return 0;
+}
+
+/* `sent`: the request left whole and nothing else is queued. */
+static int wait_reply(struct uvfio_client *c, struct waiter *w, bool sent,
+                      int64_t deadline)
+{
+    int r;
+
+    /* The first turn of pump() when it has nothing to flush and sleeps
+     * in recvmsg, without asking the queue what we know. */
+    if (sent && c->twin.sock < 0 && !c->main.backlog)
+        r = chan_wait(c, &c->main, w, NULL);
+    else
+        r = pump(c, c->timeout_ms, w, NULL);
+    if (r < 0)
+        return r;
+    return wait_rest(c, w, deadline);
 }
 
 static int check_reply(struct uvfio_client *c, uint16_t cmd,
@@ -419,33 +439,62 @@ static int unref_payload(struct uvfio_client *c, int r)
     return r;
 }
 
+static bool is_reply_to(const struct uvfio_msg *m, uint16_t id,
+                        uint16_t cmd)
+{
+    return (m->hdr.flags & UVFIO_HDR_TYPE_MASK) == UVFIO_HDR_TYPE_REPLY &&
+           m->hdr.msg_id == id && m->hdr.cmd == cmd;
+}
+
 static int request(struct uvfio_client *c, uint16_t cmd,
                    const struct iovec *iov, int iovcnt, const int *fds,
                    size_t nfds, const struct uvfio_client_sink *sink,
                    struct uvfio_msg *reply)
 {
-    struct uvfio_msg local;
+    struct uvfio_msg local, m;
     struct waiter w = { .cmd = cmd, .msg = reply ? reply : &local };
     bool sent = false;
+    int64_t deadline;
     int r;
 
     memset(w.msg, 0, sizeof(*w.msg));
     r = send_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id, &sent);
     if (r < 0)
         return unref_payload(c, r);
-    if (sink)
-        uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
-            .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
-            .buf = sink->buf, .len = sink->len,
-        });
-    r = wait_reply(c, &w, sent);
-    if (sink)
-        uvfio_rx_clear_sink(c->main.rx);
+    deadline = now_ms() + c->timeout_ms;
+    if (sent && !sink && c->twin.sock < 0 && !c->main.backlog) {
+        /*
+         * The commonest case: the request is out whole, nothing else is
+         * queued, and the reply can only come on the main socket.  When
+         * the first read brings our reply and nothing else, nothing was
+         * served, queued or left buffered: straight to the checks.
+         * Anything else goes on exactly as wait_reply's first turn.
+         */
+        r = uvfio_rx_read_one(c->main.rx, c->main.sock, &m);
+        if (r == 2 && is_reply_to(&m, w.id, cmd)) {
+            *w.msg = m;
+            r = check_reply(c, cmd, w.msg);
+            goto out;
+        }
+        r = chan_took(c, &c->main, &w, NULL, r, &m);
+        if (r == 0)
+            r = wait_rest(c, &w, deadline);
+    } else {
+        if (sink)
+            uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
+                .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
+                .buf = sink->buf, .len = sink->len,
+            });
+        r = wait_reply(c, &w, sent, deadline);
+        if (sink)
+            uvfio_rx_clear_sink(c->main.rx);
+    }
     r = unref_payload(c, r);
     if (r == 0)
         r = w.err;
     if (r == 0)
         r = check_reply(c, cmd, w.msg);
+out:
     /* The caller owns *reply only on success; it is empty otherwise. */
     if (r < 0 || !reply)
         uvfio_client_msg_done(c, w.msg);

@@ -688,6 +688,9 @@ static void rx_account(struct uvfio_rx *rx, size_t n)
     rx->tail += n;
 }
 
+static inline int rx_got(struct uvfio_rx *rx, struct msghdr *mh, ssize_t n,
+                         size_t want);
+
 /* One recvmsg: 1 when bytes came, 0 on EAGAIN, -errno at the end. */
 static int rx_fill(struct uvfio_rx *rx, int sock)
 {
@@ -710,13 +713,20 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
     do {
         n = recvmsg(sock, &mh, flags);
     } while (n < 0 && errno == EINTR);
+    return rx_got(rx, &mh, n, want);
+}
+
+/* The outcome of rx_fill's recvmsg (n as it returned, errno if < 0). */
+static inline int rx_got(struct uvfio_rx *rx, struct msghdr *mh, ssize_t n,
+                         size_t want)
+{
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
     if (n == 0) {
         int fds[UVFIO_MAX_FDS_LIMIT];
 
         /* Stream sockets send no fds without bytes; never leak anyway. */
-        uvfio_close_fds(fds, gather_fds(&mh, fds));
+        uvfio_close_fds(fds, gather_fds(mh, fds));
         return -ECONNRESET;
     }
     rx_account(rx, (size_t)n);
@@ -725,10 +735,10 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
      * past one, however much is queued behind it (an edge-triggered
      * poller would never tell of those bytes again). */
     rx->drained = rx->nonblock && !rx->hangup && (size_t)n < want &&
-                  mh.msg_controllen == 0 && !(mh.msg_flags & MSG_CTRUNC);
-    if (!mh.msg_controllen && !(mh.msg_flags & MSG_CTRUNC))
+                  mh->msg_controllen == 0 && !(mh->msg_flags & MSG_CTRUNC);
+    if (!mh->msg_controllen && !(mh->msg_flags & MSG_CTRUNC))
         return 1;               /* no fds came: the common case */
-    return collect_fds(rx, &mh) < 0 ? -ENOMEM : 1;
+    return collect_fds(rx, mh) < 0 ? -ENOMEM : 1;
 }
 
 static void rx_check_mode(struct uvfio_rx *rx, int sock)
@@ -765,6 +775,71 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
     r = uvfio_rx_read(rx, sock, out);
     rx->wait_once = false;
     return r;
+}
+
+/*
+ * uvfio_rx_read_one's shortcut: rx is idle (nothing buffered, no message
+ * started, no fds waiting for their owner, the socket's mode known) and
+ * one recvmsg, which may sleep, brings exactly one whole message without
+ * fds - the reply to a small request.  Anything else that comes (part of a
+ * message, more than one, fds, a bad header) is accounted exactly as
+ * rx_fill does and handed to the general walk, which picks up where the
+ * recvmsg left it; so is an idle rx with an armed sink, since deliver-
+ * ing the sink's reply is deliver_buffered's business either way.
+ */
+static int rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
+
+/* rx_read_lone's recvmsg was not the shortcut's: on as rx_read would have
+ * gone on after its first rx_fill. */
+static int rx_lone_general(struct uvfio_rx *rx, int sock, struct msghdr *mh,
+                           ssize_t n, struct uvfio_msg *out)
+{
+    int r = rx_got(rx, mh, n, RX_BUF_SIZE);
+
+    if (r < 0)
+        rx->err = r;
+    if (r <= 0)
+        return r;
+    return rx_read(rx, sock, out);
+}
+
+static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
+{
+    struct iovec iov = { rx->buf, RX_BUF_SIZE };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct uvfio_wire_hdr h;
+    ssize_t n;
+
+    rx->head = rx->tail = 0;
+    rx->drained = false;
+    if (rx->max_fds) {
+        mh.msg_control = rx->cmsg.bytes;
+        mh.msg_controllen = CMSG_SPACE(rx->max_fds * sizeof(int));
+    }
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    /* (A full buffer is not a short read: more may be waiting.) */
+    if (n <= 0 || mh.msg_controllen || (mh.msg_flags & MSG_CTRUNC) ||
+        (size_t)n < sizeof(h) || (size_t)n == RX_BUF_SIZE)
+        return rx_lone_general(rx, sock, &mh, n, out);
+    memcpy(&h, rx->buf, sizeof(h));
+    if (h.size != (size_t)n || uvfio_wire_check_hdr(&h, rx->max_size) < 0)
+        return rx_lone_general(rx, sock, &mh, n, out);
+    /* What rx_fill then rx_next would do; and the caller's next
+     * uvfio_rx_read would find the read short and nothing buffered. */
+    rx->pos += (size_t)n;
+    rx->tail = (size_t)n;
+    return deliver_buffered(rx, &h, out) < 0 ? (rx->err = -ENOMEM) : 2;
+}
+
+int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
+{
+    if (rx->err || !rx->dontwait || !rx->nonblock || rx->hangup ||
+        rx->sock != sock || rx->state != RX_BUFFERED ||
+        rx->head != rx->tail || rx->nbatches || rx->sink_armed)
+        return uvfio_rx_read_wait(rx, sock, out);
+    return rx_read_lone(rx, sock, out);
 }
 
 /* uvfio_rx_read past its shortcut (out of line, so that the shortcut

@@ -85,6 +85,19 @@ int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 void uvfio_rx_set_dontwait(struct uvfio_rx *rx, bool on);
 int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 
+/*
+ * (Added for the small-request hot path.)  As uvfio_rx_read_wait, but
+ * returns 2 instead of 1 when the message is all there is for now: one
+ * recvmsg brought exactly it, nothing else is buffered, and a
+ * uvfio_rx_read would now return 0 - so a request/reply caller need not
+ * ask.  rx is then as if it had asked (the next uvfio_rx_read reads the
+ * socket).  The shortcut is taken only when rx is idle (nothing
+ * buffered, no message started, no sink armed) on a socket it has read
+ * before in dontwait mode; every other case, and everything else a read
+ * brings, goes the way of uvfio_rx_read_wait.
+ */
+int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
+
 /* Whether a started message is waiting for more bytes (for idle timeouts). */
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
 

@@ -11,7 +11,9 @@
  *  - the receiver's recycled small payload buffer: one buffer goes round a
  *    request/reply loop, a message that is kept (parked, as the server
  *    parks commands during a DMA wait) keeps its own bytes whatever comes
- *    after it, and payloads past the small size are sized exactly.
+ *    after it, and payloads past the small size are sized exactly;
+ *  - uvfio_rx_read_one, the receiver's "one whole message from one read"
+ *    shortcut, and everything it must leave to the general path.
  *
  * Over real socketpairs with small buffers; calloc can be made to fail
  * (linked with --wrap=calloc); fds are counted around each scenario.
@@ -582,6 +584,181 @@ static void test_drained_shortcut(void **state)
     close(sv[1]);
 }
 
+/* ---- one whole reply from one read (uvfio_rx_read_one) ------------------ */
+
+/* A blocking socket read in dontwait mode, as the client keeps its own. */
+static void wait_pair(int sv[2], struct uvfio_rx **rx, unsigned max_fds)
+{
+    struct timeval tv = { .tv_usec = 50000 };
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv,
+                                sizeof(tv)), 0);
+    *rx = uvfio_rx_new(1024, 4096, max_fds);
+    assert_non_null(*rx);
+    uvfio_rx_set_dontwait(*rx, true);
+}
+
+static void one_of(struct uvfio_rx *rx, int fd, int want_r, uint16_t id,
+                   size_t len, uint32_t seed)
+{
+    struct uvfio_msg m;
+
+    assert_int_equal(uvfio_rx_read_one(rx, fd, &m), want_r);
+    assert_int_equal(m.hdr.msg_id, id);
+    assert_int_equal(m.len, len);
+    assert_int_equal(m.nfds, 0);
+    assert_false(m.oversize);
+    if (len)
+        check_pat(m.payload, len, seed);
+    uvfio_rx_recycle(rx, &m);
+}
+
+/*
+ * The shortcut hands out a message that came alone (2), and everything
+ * else goes exactly the general way: the first read of a socket, several
+ * messages in one read, a message in pieces, a timeout slice, an oversize
+ * message, fds, a sink, a bad header, the end of the stream.
+ */
+static void test_read_one(void **state)
+{
+    struct uvfio_rx *rx;
+    struct uvfio_msg m;
+    uint8_t buf[64], sunk[64];
+    struct uvfio_wire_hdr h;
+    int sv[2], fds0 = count_fds(), fd;
+
+    (void)state;
+    wait_pair(sv, &rx, 2);
+    /* first read of this socket: the general path (mode not known yet) */
+    send_small(sv[0], 1, 4, 1);
+    one_of(rx, sv[1], 1, 1, 4, 1);
+    /* then alone, over and over: 2, on the same small buffer */
+    send_small(sv[0], 2, 20, 2);
+    one_of(rx, sv[1], 2, 2, 20, 2);
+    send_small(sv[0], 3, 0, 0);
+    one_of(rx, sv[1], 2, 3, 0, 0);
+    /* and rx is as if asked: a read now goes to the socket (EAGAIN) */
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 0);
+
+    /* two in one read: 1, the second buffered, then nothing */
+    send_small(sv[0], 4, 8, 4);
+    send_small(sv[0], 5, 8, 5);
+    one_of(rx, sv[1], 1, 4, 8, 4);
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 1);
+    assert_int_equal(m.hdr.msg_id, 5);
+    check_pat(m.payload, 8, 5);
+    uvfio_rx_recycle(rx, &m);
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 0);
+
+    /* nothing comes: a slice passes, 0, and the connection is fine */
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), 0);
+    send_small(sv[0], 6, 4, 6);
+    one_of(rx, sv[1], 2, 6, 4, 6);
+
+    /* a message in two pieces: 0 for the first, then the whole of it */
+    h = hdr_of(7);
+    h.size = 16 + 12;
+    memcpy(buf, &h, 16);
+    fill(buf + 16, 12, 7);
+    assert_int_equal(write(sv[0], buf, 10), 10);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), 0);
+    assert_int_equal(write(sv[0], buf + 10, 18), 18);
+    one_of(rx, sv[1], 1, 7, 12, 7);
+    send_small(sv[0], 8, 4, 8);
+    one_of(rx, sv[1], 2, 8, 4, 8);
+
+    /* oversize (over max_size, under the discard limit): skipped whole */
+    {
+        uint8_t big[16 + 2000] = { 0 };
+
+        h = hdr_of(9);
+        h.size = sizeof(big);
+        memcpy(big, &h, 16);
+        assert_int_equal(write(sv[0], big, sizeof(big)), (ssize_t)sizeof(big));
+        memset(&m, 0, sizeof(m));
+        while (uvfio_rx_read_one(rx, sv[1], &m) == 0)
+            ;
+        assert_int_equal(m.hdr.msg_id, 9);
+        assert_true(m.oversize);
+        uvfio_msg_free(&m);
+    }
+    send_small(sv[0], 10, 4, 10);
+    one_of(rx, sv[1], 2, 10, 4, 10);
+
+    /* fds: the general path gives them to their message */
+    h = hdr_of(11);
+    fd = dup(0);
+    assert_true(fd >= 0);
+    fill(buf, 4, 11);
+    assert_int_equal(uvfio_msg_send(sv[0], &h, &(struct iovec){ buf, 4 }, 1,
+                                    &fd, 1), 0);
+    close(fd);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), 1);
+    assert_int_equal(m.hdr.msg_id, 11);
+    assert_int_equal(m.nfds, 1);
+    check_pat(m.payload, 4, 11);
+    uvfio_msg_free(&m);
+    send_small(sv[0], 12, 4, 12);
+    one_of(rx, sv[1], 2, 12, 4, 12);
+
+    /* a sink armed: the general path, which delivers into it */
+    uvfio_rx_set_sink(rx, &(struct uvfio_rx_sink){
+        .msg_id = 13, .cmd = CMD, .skip = 4, .buf = sunk, .len = sizeof(sunk),
+    });
+    h = hdr_of(13);
+    h.flags = UVFIO_HDR_TYPE_REPLY;
+    fill(buf, 40, 13);
+    assert_int_equal(uvfio_msg_send(sv[0], &h, &(struct iovec){ buf, 40 }, 1,
+                                    NULL, 0), 0);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), 1);
+    uvfio_rx_clear_sink(rx);
+    assert_int_equal(m.hdr.msg_id, 13);
+    assert_int_equal(m.len, 4);
+    assert_int_equal(m.sunk, 36);
+    check_pat(m.payload, 4, 13);
+    assert_memory_equal(sunk, buf + 4, 36);
+    uvfio_rx_recycle(rx, &m);
+    send_small(sv[0], 14, 4, 14);
+    one_of(rx, sv[1], 2, 14, 4, 14);
+
+    /* the end of the stream ends it, for good */
+    close(sv[0]);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), -ECONNRESET);
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), -ECONNRESET);
+    uvfio_rx_free(rx);
+    close(sv[1]);
+
+    /* a bad header that came alone: -EPROTO, sticky */
+    wait_pair(sv, &rx, 0);
+    send_small(sv[0], 20, 4, 20);
+    one_of(rx, sv[1], 1, 20, 4, 20);
+    h = hdr_of(21);
+    h.size = 8;
+    memcpy(buf, &h, 16);
+    assert_int_equal(write(sv[0], buf, 16), 16);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), -EPROTO);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), -EPROTO);
+    uvfio_rx_free(rx);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* a header alone, bigger than the discard limit: -EPROTO too */
+    wait_pair(sv, &rx, 0);
+    send_small(sv[0], 30, 4, 30);
+    one_of(rx, sv[1], 1, 30, 4, 30);
+    h = hdr_of(31);
+    h.size = 1u << 20;
+    memcpy(buf, &h, 16);
+    assert_int_equal(write(sv[0], buf, 16), 16);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), -EPROTO);
+    uvfio_rx_free(rx);
+    close(sv[0]);
+    close(sv[1]);
+    assert_int_equal(count_fds(), fds0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -595,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_send_partial_enomem),
         cmocka_unit_test(test_small_reuse),
         cmocka_unit_test(test_drained_shortcut),
+        cmocka_unit_test(test_read_one),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
