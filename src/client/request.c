@@ -451,16 +451,17 @@ static int request(struct uvfio_client *c, uint16_t cmd,
                    size_t nfds, const struct uvfio_client_sink *sink,
                    struct uvfio_msg *reply)
 {
-    struct uvfio_msg local, m;
-    struct waiter w = { .cmd = cmd, .msg = reply ? reply : &local };
+    struct uvfio_msg local, m, *out = reply ? reply : &local;
+    struct waiter w = { .cmd = cmd, .msg = out };
     bool sent = false;
     int64_t deadline;
     int r;
 
-    memset(w.msg, 0, sizeof(*w.msg));
     r = send_cmd(c, cmd, 0, iov, iovcnt, fds, nfds, &w.id, &sent);
-    if (r < 0)
+    if (r < 0) {
+        memset(out, 0, sizeof(*out));
         return unref_payload(c, r);
+    }
     deadline = now_ms() + c->timeout_ms;
     if (sent && !sink && c->twin.sock < 0 && !c->main.backlog) {
         /*
@@ -470,16 +471,19 @@ static int request(struct uvfio_client *c, uint16_t cmd,
          * served, queued or left buffered: straight to the checks.
          * Anything else goes on exactly as wait_reply's first turn.
          */
-        r = uvfio_rx_read_one(c->main.rx, c->main.sock, &m);
-        if (r == 2 && is_reply_to(&m, w.id, cmd)) {
-            *w.msg = m;
-            r = check_reply(c, cmd, w.msg);
-            goto out;
+        r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
+        if (r == 2 && is_reply_to(out, w.id, cmd)) {
+            r = check_reply(c, cmd, out);
+            goto done;
         }
+        if (r > 0)
+            m = *out;
+        memset(out, 0, sizeof(*out));   /* (the waiter's: empty until) */
         r = chan_took(c, &c->main, &w, NULL, r, &m);
         if (r == 0)
             r = wait_rest(c, &w, deadline);
     } else {
+        memset(out, 0, sizeof(*out));
         if (sink)
             uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
                 .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
@@ -493,11 +497,11 @@ static int request(struct uvfio_client *c, uint16_t cmd,
     if (r == 0)
         r = w.err;
     if (r == 0)
-        r = check_reply(c, cmd, w.msg);
-out:
+        r = check_reply(c, cmd, out);
+done:
     /* The caller owns *reply only on success; it is empty otherwise. */
     if (r < 0 || !reply)
-        uvfio_client_msg_done(c, w.msg);
+        uvfio_client_msg_done(c, out);
     return r;
 }
 

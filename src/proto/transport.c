@@ -777,24 +777,22 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
     return r;
 }
 
-/*
- * uvfio_rx_read_one's shortcut: rx is idle (nothing buffered, no message
- * started, no fds waiting for their owner, the socket's mode known) and
- * one recvmsg, which may sleep, brings exactly one whole message without
- * fds - the reply to a small request.  Anything else that comes (part of a
- * message, more than one, fds, a bad header) is accounted exactly as
- * rx_fill does and handed to the general walk, which picks up where the
- * recvmsg left it; so is an idle rx with an armed sink, since deliver-
- * ing the sink's reply is deliver_buffered's business either way.
- */
 static int rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 
 /* rx_read_lone's recvmsg was not the shortcut's: on as rx_read would have
  * gone on after its first rx_fill. */
-static int rx_lone_general(struct uvfio_rx *rx, int sock, struct msghdr *mh,
-                           ssize_t n, struct uvfio_msg *out)
+static __attribute__((noinline, cold)) int
+rx_lone_general(struct uvfio_rx *rx, int sock, struct msghdr *mh, ssize_t n,
+                struct uvfio_msg *out)
 {
-    int r = rx_got(rx, mh, n, RX_BUF_SIZE);
+    int r;
+
+    /* The bytes the read put in the small buffer, back in their place. */
+    if (n > (ssize_t)UVFIO_HDR_SIZE)
+        memcpy(rx->buf + UVFIO_HDR_SIZE, mh->msg_iov[1].iov_base,
+               (size_t)n - UVFIO_HDR_SIZE < RX_SMALL_CAP ?
+               (size_t)n - UVFIO_HDR_SIZE : RX_SMALL_CAP);
+    r = rx_got(rx, mh, n, RX_BUF_SIZE);
 
     if (r < 0)
         rx->err = r;
@@ -803,13 +801,36 @@ static int rx_lone_general(struct uvfio_rx *rx, int sock, struct msghdr *mh,
     return rx_read(rx, sock, out);
 }
 
+/*
+ * uvfio_rx_read_one's shortcut: rx is idle (nothing buffered, no message
+ * started, no fds waiting for their owner, no sink, the socket's mode
+ * known) and one recvmsg, which may sleep, brings exactly one whole small
+ * message without fds - the reply to a small request.  The read puts the
+ * first RX_SMALL_CAP payload bytes straight into the small payload buffer
+ * (the rest of the buffer's layout unchanged), so that message needs no
+ * copy.  Anything else that comes (part of a message, more than one, a
+ * bigger one, fds, a bad header) is first made contiguous in the buffer,
+ * then accounted exactly as rx_fill does, and the general walk goes on
+ * from there.
+ */
 static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 {
-    struct iovec iov = { rx->buf, RX_BUF_SIZE };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    uint8_t *small = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+    struct iovec iov[3] = {
+        { rx->buf, UVFIO_HDR_SIZE },
+        { small, RX_SMALL_CAP },
+        { rx->buf + UVFIO_HDR_SIZE + RX_SMALL_CAP,
+          RX_BUF_SIZE - UVFIO_HDR_SIZE - RX_SMALL_CAP },
+    };
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
     struct uvfio_wire_hdr h;
+    size_t len;
     ssize_t n;
 
+    if (!small)
+        return uvfio_rx_read_wait(rx, sock, out);
+    rx->small = small;
+    small_unfence(small);
     rx->head = rx->tail = 0;
     rx->drained = false;
     if (rx->max_fds) {
@@ -819,18 +840,28 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
     do {
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
-    /* (A full buffer is not a short read: more may be waiting.) */
     if (n <= 0 || mh.msg_controllen || (mh.msg_flags & MSG_CTRUNC) ||
-        (size_t)n < sizeof(h) || (size_t)n == RX_BUF_SIZE)
+        (size_t)n < UVFIO_HDR_SIZE ||
+        (size_t)n > UVFIO_HDR_SIZE + RX_SMALL_CAP)
         return rx_lone_general(rx, sock, &mh, n, out);
     memcpy(&h, rx->buf, sizeof(h));
     if (h.size != (size_t)n || uvfio_wire_check_hdr(&h, rx->max_size) < 0)
         return rx_lone_general(rx, sock, &mh, n, out);
-    /* What rx_fill then rx_next would do; and the caller's next
-     * uvfio_rx_read would find the read short and nothing buffered. */
+    /* What rx_fill, then deliver_buffered, then the caller's next
+     * uvfio_rx_read (which would find the read short and nothing
+     * buffered) would leave. */
     rx->pos += (size_t)n;
-    rx->tail = (size_t)n;
-    return deliver_buffered(rx, &h, out) < 0 ? (rx->err = -ENOMEM) : 2;
+    rx->base += (size_t)n;
+    len = (size_t)n - UVFIO_HDR_SIZE;
+    msg_init(out, &h);
+    if (len) {
+        out->payload = small;
+        out->len = len;
+        out->cap = RX_SMALL_CAP;
+        rx->small = NULL;
+        small_fence(small, len);
+    }
+    return 2;
 }
 
 int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)

@@ -652,6 +652,20 @@ static void test_read_one(void **state)
     uvfio_rx_recycle(rx, &m);
     assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 0);
 
+    /* bigger than the small buffer, alone or behind a small one: the
+     * bytes the read put in the small buffer come back in order */
+    send_small(sv[0], 40, 500, 40);
+    one_of(rx, sv[1], 1, 40, 500, 40);
+    send_small(sv[0], 41, 250, 41);
+    send_small(sv[0], 42, 300, 42);
+    one_of(rx, sv[1], 1, 41, 250, 41);
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 1);
+    assert_int_equal(m.hdr.msg_id, 42);
+    check_pat(m.payload, 300, 42);
+    uvfio_rx_recycle(rx, &m);
+    send_small(sv[0], 43, 256, 43);             /* the largest lone one */
+    one_of(rx, sv[1], 2, 43, 256, 43);
+
     /* nothing comes: a slice passes, 0, and the connection is fine */
     assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), 0);
     send_small(sv[0], 6, 4, 6);
