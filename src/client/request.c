@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "client_priv.h"
@@ -388,6 +389,72 @@ static int check_reply(struct uvfio_client *c, uint16_t cmd,
     return 0;
 }
 
+/* check_reply for a reply uvfio_rx_read_one delivered alone: it has no
+ * fds, and is neither oversize nor sunk, so only the ERROR flag and the
+ * payload are left to look at. */
+static inline int check_lone_reply(struct uvfio_client *c, uint16_t cmd,
+                                   const struct uvfio_msg *m)
+{
+    if (!(m->hdr.flags & UVFIO_HDR_ERROR) &&
+        uvfio_wire_check_reply(cmd, m->payload, m->len, 0,
+                               c->caps.max_data_xfer_size) == 0)
+        return 0;
+    return check_reply(c, cmd, m);     /* the same verdict, and its words */
+}
+
+/*
+ * A message this small leaves an AF_UNIX stream socket whole or not at
+ * all: the kernel cuts a stream write into skbs of up to half the send
+ * buffer (whose floor, SOCK_MIN_SNDBUF, is over 4 KiB), and a write that
+ * fails on its first skb sends nothing.
+ */
+#define DIRECT_MAX      256u
+
+/*
+ * send_cmd's shortcut for the commonest request: nothing queued before
+ * it, no fds, a header and at most two small pieces - one sendmsg straight
+ * from the caller's memory, without the queue.  true when it went whole;
+ * false when this is not that case or the socket refused it (nothing was
+ * sent, and send_cmd's general way does it all again).
+ */
+static bool send_direct(struct uvfio_client *c, struct uvfio_wire_hdr *hdr,
+                        const struct iovec *iov, int iovcnt)
+{
+    struct iovec vec[3];
+    struct msghdr mh = { .msg_iov = vec };
+    size_t size = UVFIO_HDR_SIZE;
+    ssize_t n;
+    int i;
+
+    if (iovcnt < 0 || iovcnt > 2 || (iovcnt && !iov) ||
+        uvfio_txq_pending(c->main.txq))
+        return false;
+    vec[0] = (struct iovec){ hdr, UVFIO_HDR_SIZE };
+    for (i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > DIRECT_MAX)
+            return false;
+        size += iov[i].iov_len;
+        vec[i + 1] = iov[i];
+    }
+    if (size > DIRECT_MAX)
+        return false;
+    hdr->size = (uint32_t)size;
+    mh.msg_iovlen = (size_t)iovcnt + 1;
+    do {
+        n = sendmsg(c->main.sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)size)
+        return true;
+    if (n > 0) {
+        /* Cannot happen (DIRECT_MAX); were it to, the stream is lost. */
+        uvfio_warn("client: a %zu-byte request went out in part (%zd)",
+                   size, n);
+        client_fail(c, -EIO);
+        return true;
+    }
+    return false;
+}
+
 /*
  * Queue the command and write what the socket takes of it (*sent, if
  * asked: all of it, and nothing else is queued).  With nothing
@@ -416,6 +483,13 @@ static int send_cmd(struct uvfio_client *c, uint16_t cmd, uint32_t flags,
         r = uvfio_client_batch_push(c);
         if (r < 0)
             return r;
+    }
+    if (!nfds && send_direct(c, &hdr, iov, iovcnt)) {
+        if (id)
+            *id = hdr.msg_id;
+        if (sent)
+            *sent = true;
+        return c->dead;
     }
     r = uvfio_txq_send(c->main.txq, c->main.sock, true, &hdr, iov, iovcnt,
                        fds, nfds, &flushed);
@@ -446,12 +520,42 @@ static bool is_reply_to(const struct uvfio_msg *m, uint16_t id,
            m->hdr.msg_id == id && m->hdr.cmd == cmd;
 }
 
+/*
+ * After the first read of a request that went out whole with nothing
+ * queued (r and *out as uvfio_rx_read_one left them), when that read was
+ * not simply our reply: on exactly as wait_reply's first turn and the
+ * turns after it.
+ */
+static __attribute__((noinline)) int
+request_rest(struct uvfio_client *c, uint16_t cmd, uint16_t id,
+             struct uvfio_msg *out, bool owned, int r, int64_t deadline)
+{
+    struct waiter w = { .id = id, .cmd = cmd, .msg = out };
+    struct uvfio_msg m;
+
+    if (r > 0)
+        m = *out;
+    memset(out, 0, sizeof(*out));       /* (the waiter's: empty until) */
+    r = chan_took(c, &c->main, &w, NULL, r, &m);
+    if (r == 0)
+        r = wait_rest(c, &w, deadline);
+    r = unref_payload(c, r);
+    if (r == 0)
+        r = w.err;
+    if (r == 0)
+        r = check_reply(c, cmd, out);
+    /* The caller owns *reply only on success; it is empty otherwise. */
+    if (r < 0 || !owned)
+        uvfio_client_msg_done(c, out);
+    return r;
+}
+
 static int request(struct uvfio_client *c, uint16_t cmd,
                    const struct iovec *iov, int iovcnt, const int *fds,
                    size_t nfds, const struct uvfio_client_sink *sink,
                    struct uvfio_msg *reply)
 {
-    struct uvfio_msg local, m, *out = reply ? reply : &local;
+    struct uvfio_msg local, *out = reply ? reply : &local;
     struct waiter w = { .cmd = cmd, .msg = out };
     bool sent = false;
     int64_t deadline;
@@ -464,53 +568,76 @@ static int request(struct uvfio_client *c, uint16_t cmd,
     }
     deadline = now_ms() + c->timeout_ms;
     if (sent && !sink && c->twin.sock < 0 && !c->main.backlog) {
-        /*
-         * The commonest case: the request is out whole, nothing else is
-         * queued, and the reply can only come on the main socket.  When
-         * the first read brings our reply and nothing else, nothing was
-         * served, queued or left buffered: straight to the checks.
-         * Anything else goes on exactly as wait_reply's first turn.
-         */
+        /* As request_small once its request is out. */
         r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
         if (r == 2 && is_reply_to(out, w.id, cmd)) {
-            r = check_reply(c, cmd, out);
-            goto done;
+            r = check_lone_reply(c, cmd, out);
+            if (r < 0 || !reply)
+                uvfio_client_msg_done(c, out);
+            return r;
         }
-        if (r > 0)
-            m = *out;
-        memset(out, 0, sizeof(*out));   /* (the waiter's: empty until) */
-        r = chan_took(c, &c->main, &w, NULL, r, &m);
-        if (r == 0)
-            r = wait_rest(c, &w, deadline);
-    } else {
-        memset(out, 0, sizeof(*out));
-        if (sink)
-            uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
-                .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
-                .buf = sink->buf, .len = sink->len,
-            });
-        r = wait_reply(c, &w, sent, deadline);
-        if (sink)
-            uvfio_rx_clear_sink(c->main.rx);
+        return request_rest(c, cmd, w.id, out, reply != NULL, r, deadline);
     }
+    memset(out, 0, sizeof(*out));
+    if (sink)
+        uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
+            .msg_id = w.id, .cmd = cmd, .skip = sink->skip,
+            .buf = sink->buf, .len = sink->len,
+        });
+    r = wait_reply(c, &w, sent, deadline);
+    if (sink)
+        uvfio_rx_clear_sink(c->main.rx);
     r = unref_payload(c, r);
     if (r == 0)
         r = w.err;
     if (r == 0)
         r = check_reply(c, cmd, out);
-done:
     /* The caller owns *reply only on success; it is empty otherwise. */
     if (r < 0 || !reply)
         uvfio_client_msg_done(c, out);
     return r;
 }
 
+/*
+ * The commonest request: nothing batched, queued or buffered, no fds, no
+ * twin socket, a small message.  It goes out in one sendmsg straight from
+ * the caller's memory (send_direct), and one recvmsg brings the reply
+ * (uvfio_rx_read_one); when that read brought our reply and nothing else,
+ * nothing was served, queued or left buffered: straight to the checks.
+ * Anything else is request()'s: before a byte is sent, from the start;
+ * after, from where its first read left (request_rest).
+ */
 int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
                          const struct iovec *iov, int iovcnt,
                          const int *fds, size_t nfds,
                          struct uvfio_msg *reply)
 {
-    return request(c, cmd, iov, iovcnt, fds, nfds, NULL, reply);
+    struct uvfio_wire_hdr hdr = {
+        .msg_id = c->next_id,
+        .cmd = cmd,
+        .flags = UVFIO_HDR_TYPE_COMMAND,
+    };
+    struct uvfio_msg local, *out = reply ? reply : &local;
+    int64_t deadline;
+    int r;
+
+    if (nfds || c->dead || c->batch_cnt || c->twin.sock >= 0 ||
+        c->main.backlog || !send_direct(c, &hdr, iov, iovcnt))
+        return request(c, cmd, iov, iovcnt, fds, nfds, NULL, reply);
+    c->next_id++;
+    if (c->dead) {                      /* (send_direct's "cannot happen") */
+        memset(out, 0, sizeof(*out));
+        return c->dead;
+    }
+    deadline = now_ms() + c->timeout_ms;
+    r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
+    if (r == 2 && is_reply_to(out, hdr.msg_id, cmd)) {
+        r = check_lone_reply(c, cmd, out);
+        if (r < 0 || !reply)
+            uvfio_client_msg_done(c, out);
+        return r;
+    }
+    return request_rest(c, cmd, hdr.msg_id, out, reply != NULL, r, deadline);
 }
 
 int uvfio_client_request_sink(struct uvfio_client *c, uint16_t cmd,
