@@ -392,8 +392,9 @@ static int check_reply(struct uvfio_client *c, uint16_t cmd,
 /* check_reply for a reply uvfio_rx_read_one delivered alone: it has no
  * fds, and is neither oversize nor sunk, so only the ERROR flag and the
  * payload are left to look at. */
-static inline int check_lone_reply(struct uvfio_client *c, uint16_t cmd,
-                                   const struct uvfio_msg *m)
+static inline __attribute__((always_inline)) int
+check_lone_reply(struct uvfio_client *c, uint16_t cmd,
+                 const struct uvfio_msg *m)
 {
     if (!(m->hdr.flags & UVFIO_HDR_ERROR) &&
         uvfio_wire_check_reply(cmd, m->payload, m->len, 0,
@@ -417,8 +418,9 @@ static inline int check_lone_reply(struct uvfio_client *c, uint16_t cmd,
  * false when this is not that case or the socket refused it (nothing was
  * sent, and send_cmd's general way does it all again).
  */
-static bool send_direct(struct uvfio_client *c, struct uvfio_wire_hdr *hdr,
-                        const struct iovec *iov, int iovcnt)
+static inline __attribute__((always_inline)) bool
+send_direct(struct uvfio_client *c, struct uvfio_wire_hdr *hdr,
+            const struct iovec *iov, int iovcnt)
 {
     struct iovec vec[3];
     struct msghdr mh = { .msg_iov = vec };
