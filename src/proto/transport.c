@@ -113,6 +113,7 @@ struct uvfio_rx {
     size_t max_size;
     size_t discard_limit;
     unsigned max_fds;
+    size_t cmsg_len;        /* control room for max_fds fds (0: none) */
     bool exact;             /* never read past the current message */
     int sock;               /* socket whose blocking mode is cached */
     bool nonblock;
@@ -337,6 +338,7 @@ void uvfio_rx_set_limits(struct uvfio_rx *rx, size_t max_size,
     if (rx->discard_limit < max_size)
         rx->discard_limit = max_size;
     rx->max_fds = max_fds < UVFIO_MAX_FDS_LIMIT ? max_fds : UVFIO_MAX_FDS_LIMIT;
+    rx->cmsg_len = rx->max_fds ? CMSG_SPACE(rx->max_fds * sizeof(int)) : 0;
     /* A lowered limit lowers what may be kept for later, too. */
     if (rx->spare_cap > max_size) {
         free(rx->spare);
@@ -833,9 +835,9 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
     small_unfence(small);
     rx->head = rx->tail = 0;
     rx->drained = false;
-    if (rx->max_fds) {
+    if (rx->cmsg_len) {
         mh.msg_control = rx->cmsg.bytes;
-        mh.msg_controllen = CMSG_SPACE(rx->max_fds * sizeof(int));
+        mh.msg_controllen = rx->cmsg_len;
     }
     do {
         n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
