@@ -806,7 +806,9 @@ rx_lone_general(struct uvfio_rx *rx, int sock, struct msghdr *mh, ssize_t n,
 /*
  * uvfio_rx_read_one's shortcut: rx is idle (nothing buffered, no message
  * started, no fds waiting for their owner, no sink, the socket's mode
- * known) and one recvmsg, which may sleep, brings exactly one whole small
+ * known) and one recvmsg - which sleeps on the client's blocking socket
+ * (dontwait mode) and not on the server's O_NONBLOCK one - brings exactly
+ * one whole small
  * message without fds - the reply to a small request.  The read puts the
  * first RX_SMALL_CAP payload bytes straight into the small payload buffer
  * (the rest of the buffer's layout unchanged), so that message needs no
@@ -868,7 +870,7 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 
 int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 {
-    if (rx->err || !rx->dontwait || !rx->nonblock || rx->hangup ||
+    if (rx->err || !rx->nonblock || rx->hangup ||
         rx->sock != sock || rx->state != RX_BUFFERED ||
         rx->head != rx->tail || rx->nbatches || rx->sink_armed)
         return uvfio_rx_read_wait(rx, sock, out);

@@ -93,8 +93,9 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
  * ask.  rx is then as if it had asked (the next uvfio_rx_read reads the
  * socket).  The shortcut is taken only when rx is idle (nothing
  * buffered, no message started, no sink armed) on a socket it has read
- * before in dontwait mode; every other case, and everything else a read
- * brings, goes the way of uvfio_rx_read_wait.
+ * before, in dontwait mode or non-blocking (the server's: then 0 means
+ * nothing came, as with uvfio_rx_read); every other case, and everything
+ * else a read brings, goes the way of uvfio_rx_read_wait.
  */
 int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 

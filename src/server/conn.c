@@ -570,12 +570,15 @@ static const char *rx_error(int r)
 }
 
 /* The next message: one parked during a DMA wait first, then the socket.
- * 1 with a message, 0 when there is none for now, -errno when done. */
+ * 1 with a message, 2 with one that came alone (nothing after it yet),
+ * 0 when there is none for now, -errno when done. */
 static int next_msg(struct srv_conn *c, struct uvfio_msg *m)
 {
     if (undefer(c, m))
         return 1;
-    return uvfio_rx_read(c->rx, c->out.fd, m);
+    /* 2: a request that came alone in one read - the usual case - and
+     * nothing after it yet, so the next read need not be tried. */
+    return uvfio_rx_read_one(c->rx, c->out.fd, m);
 }
 
 void conn_process(struct srv_conn *c)
@@ -604,6 +607,10 @@ void conn_process(struct srv_conn *c)
         srv_dispatch_msg(c, &m);
         /* A big payload (MIG_DATA_WRITE) may hold the next big one. */
         uvfio_rx_recycle(c->rx, &m);
+        if (r == 2) {
+            r = 0;
+            break;
+        }
     }
     c->depth--;
     if (r < 0)
