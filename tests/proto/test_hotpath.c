@@ -34,72 +34,11 @@
 #include <cmocka.h>
 
 #include "proto/transport.h"
+#include "putil.h"
 
 #define CMD     UVFIO_CMD_REGION_READ
 
-/* ---- calloc that fails on demand ---------------------------------------- */
-
-void *__real_calloc(size_t n, size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-static int calloc_fail_in;      /* fail the n-th call from now; 0: never */
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-    if (calloc_fail_in && --calloc_fail_in == 0)
-        return NULL;
-    return __real_calloc(n, size);
-}
-
 /* ---- helpers ------------------------------------------------------------ */
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;
-}
-
-/* A socketpair with small buffers, the sender's end non-blocking. */
-static void pair(int sv[2], int bufsize)
-{
-    int i;
-
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
-    for (i = 0; i < 2; i++) {
-        assert_int_equal(setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bufsize,
-                                    sizeof(bufsize)), 0);
-        assert_int_equal(setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bufsize,
-                                    sizeof(bufsize)), 0);
-    }
-    assert_int_equal(fcntl(sv[0], F_SETFL,
-                           fcntl(sv[0], F_GETFL) | O_NONBLOCK), 0);
-}
-
-static uint8_t pat(uint32_t seed, size_t i)
-{
-    return (uint8_t)(i * 131u + seed * 7u + (i >> 9));
-}
-
-static void fill(uint8_t *p, size_t len, uint32_t seed)
-{
-    for (size_t i = 0; i < len; i++)
-        p[i] = pat(seed, i);
-}
-
-static void check_pat(const uint8_t *p, size_t len, uint32_t seed)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (p[i] != pat(seed, i))
-            fail_msg("byte %zu: %u != %u", i, p[i], pat(seed, i));
-    }
-}
 
 /* Read everything the peer end has now (non-blocking) into buf. */
 static size_t slurp(int fd, uint8_t *buf, size_t room)
@@ -170,6 +109,7 @@ static void test_send_direct(void **state)
     (void)state;
     fill(b, sizeof(b), 3);
     pair(sv, 4096);
+    nonblock(sv[0]);
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, iov, 2, NULL, 0,
                                     &flushed), 0);
     assert_int_equal(flushed, 0);
@@ -219,6 +159,7 @@ static void test_send_partial_then_ordered(void **state)
     assert_non_null(got);
     fill(payload, big, 1);
     pair(sv, 16384);
+    nonblock(sv[0]);
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, &iov, 1, NULL, 0,
                                     &flushed), 0);
     assert_int_equal(flushed, -EAGAIN);
@@ -275,6 +216,7 @@ static void test_send_partial_ref(void **state)
     assert_non_null(got);
     fill(payload, big, 5);
     pair(sv, 16384);
+    nonblock(sv[0]);
     assert_int_equal(uvfio_txq_send(q, sv[0], true, &h, iov, 2, NULL, 0,
                                     &flushed), 0);
     assert_int_equal(flushed, -EAGAIN);
@@ -309,6 +251,7 @@ static void test_send_eagain(void **state)
     assert_non_null(filler);
     fill(s, sizeof(s), 4);
     pair(sv, 4096);
+    nonblock(sv[0]);
     while (send(sv[0], filler, 1 << 20, MSG_DONTWAIT) > 0)
         ;
     assert_int_equal(errno, EAGAIN);
@@ -341,6 +284,7 @@ static void test_send_refused(void **state)
 
     (void)state;
     pair(sv, 4096);
+    nonblock(sv[0]);
     /* over the queue's limit */
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, &iov, 1, NULL, 0,
                                     &flushed), -ENOBUFS);
@@ -377,6 +321,7 @@ static void test_send_fds(void **state)
     (void)state;
     assert_non_null(rx);
     pair(sv, 4096);
+    nonblock(sv[0]);
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, &iov, 1, p, 2,
                                     &flushed), 0);
@@ -405,6 +350,7 @@ static void test_send_broken(void **state)
 
     (void)state;
     pair(sv, 4096);
+    nonblock(sv[0]);
     close(sv[1]);
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, NULL, 0, NULL, 0,
                                     &flushed), 0);
@@ -428,6 +374,7 @@ static void test_send_partial_enomem(void **state)
     (void)state;
     assert_non_null(payload);
     pair(sv, 16384);
+    nonblock(sv[0]);
     calloc_fail_in = 1;
     assert_int_equal(uvfio_txq_send(q, sv[0], false, &h, &iov, 1, NULL, 0,
                                     &flushed), 0);
