@@ -26,6 +26,8 @@ extern const char *iso_server_bin;
 /* 1, or more under valgrind, which slows the server down many times:
  * every latency bound and timeout is multiplied by it. */
 int iso_scale(void);
+/* A test program's first call: failures and progress in one stream. */
+void iso_output_init(void);
 int64_t iso_now_us(void);
 void iso_sleep_ms(int ms);
 
@@ -43,6 +45,8 @@ struct iso_server {
  * NULL); asserts it came up. */
 void iso_server_start(struct iso_server *s, unsigned int ndev,
                       const char *const *extra);
+/* Take the idle fd count again, once it holds still (bounded). */
+void iso_server_rebaseline(struct iso_server *s);
 /* SIGTERM; asserts a clean exit (and a clean valgrind log). */
 void iso_server_stop(struct iso_server *s);
 const char *iso_path(const struct iso_server *s, unsigned int dev);

@@ -311,6 +311,7 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
+    iso_output_init();
     iso_server_bin = argv[1];
     serial_bin = argv[2];
     return cmocka_run_group_tests(tests, NULL, NULL);

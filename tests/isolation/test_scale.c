@@ -242,6 +242,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s UVFIO_TEST_ISOSERVER\n", argv[0]);
         return 2;
     }
+    iso_output_init();
     iso_server_bin = argv[1];
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
