@@ -62,6 +62,32 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * A request's deadline.  Most requests are answered in the first read and
+ * never look at it again, so it is taken from the coarse clock (~6 ns
+ * against ~28 ns for the precise one here, a twentieth of a small round
+ * trip's gap to a raw ping-pong).  The coarse clock is the precise one as
+ * of the last tick, so it lags by less than its resolution; adding the
+ * resolution makes the deadline never early and at most one tick (4 ms at
+ * HZ=250) late.  Every later check reads the precise clock.
+ */
+static int64_t deadline_in(int timeout_ms)
+{
+    static int64_t tick_ms = -1;        /* -1: not known yet; 0: no coarse */
+    int64_t tick = __atomic_load_n(&tick_ms, __ATOMIC_RELAXED);
+    struct timespec ts;
+
+    if (tick < 0) {
+        tick = clock_getres(CLOCK_MONOTONIC_COARSE, &ts) == 0 &&
+               ts.tv_sec == 0 ? (ts.tv_nsec + 999999) / 1000000 : 0;
+        __atomic_store_n(&tick_ms, tick, __ATOMIC_RELAXED);
+    }
+    if (!tick || clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+        return now_ms() + timeout_ms;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + tick +
+           timeout_ms;
+}
+
 static int ms_left(int64_t deadline)
 {
     int64_t left = deadline - now_ms();
@@ -568,7 +594,7 @@ static int request(struct uvfio_client *c, uint16_t cmd,
         memset(out, 0, sizeof(*out));
         return unref_payload(c, r);
     }
-    deadline = now_ms() + c->timeout_ms;
+    deadline = deadline_in(c->timeout_ms);
     if (sent && !sink && c->twin.sock < 0 && !c->main.backlog) {
         /* As request_small once its request is out. */
         r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
@@ -631,7 +657,7 @@ int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
         memset(out, 0, sizeof(*out));
         return c->dead;
     }
-    deadline = now_ms() + c->timeout_ms;
+    deadline = deadline_in(c->timeout_ms);
     r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
     if (r == 2 && is_reply_to(out, hdr.msg_id, cmd)) {
         r = check_lone_reply(c, cmd, out);
