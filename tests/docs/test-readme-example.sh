@@ -2,7 +2,8 @@
 # The README's "driver in a page" must compile warning-free against the
 # library as built, run, and be seen by uvfio-info as the device it claims
 # to be - so the first code a new user copies always works.
-# usage: test-readme-example.sh README CC INCLUDE_DIR LIBUVFIO_A UVFIO_INFO
+# usage: test-readme-example.sh README CC INCLUDE_DIR LIBUVFIO UVFIO_INFO
+# (LIBUVFIO: libuvfio.a, or libuvfio.so with LD_LIBRARY_PATH set)
 set -euo pipefail
 readme=$1 cc=$2 inc=$3 lib=$4 info=$5
 work=$(mktemp -d)
