@@ -21,23 +21,7 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
+#include "fake_session.h"
 
 static const struct uvfio_wire_device_info good_info = { 16, 0, 9, 5 };
 
@@ -576,15 +560,13 @@ static void test_twin_without_fd(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_guest_mem, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_serve_while_waiting, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_request_behind_reply, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dispatch_idle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_twin_socket, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_twin_without_fd, setup, teardown),
+        FAKE_TEST(test_guest_mem),
+        FAKE_TEST(test_serve_while_waiting),
+        FAKE_TEST(test_refusals),
+        FAKE_TEST(test_request_behind_reply),
+        FAKE_TEST(test_dispatch_idle),
+        FAKE_TEST(test_twin_socket),
+        FAKE_TEST(test_twin_without_fd),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

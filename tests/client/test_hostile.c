@@ -22,51 +22,9 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
+#include "fake_session.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
-
-struct session {
-    struct fake f;
-    struct fake_steps steps;
-    struct uvfio_client *c;
-};
-
-static void start_script(struct session *s, fake_script script, void *arg)
-{
-    fake_init(&s->f, script);
-    s->f.arg = arg;
-    assert_int_equal(fake_connect(&s->f, NULL, &s->c), 0);
-}
-
-static void start(struct session *s, const struct fake_step *v, size_t n)
-{
-    s->steps.v = v;
-    s->steps.n = n;
-    start_script(s, fake_script_steps, &s->steps);
-}
-
-static void finish(struct session *s)
-{
-    uvfio_client_close(s->c);
-    assert_int_equal(fake_join(&s->f), 0);
-}
 
 static const struct uvfio_wire_device_info good_info = { 16, 0, 9, 5 };
 
@@ -98,11 +56,11 @@ static void test_region_rw_replies(void **state)
         { .cmd = UVFIO_CMD_REGION_READ, .rep = &good, .rep_len = 20 },
     };
     uint8_t buf[4] = { 0 };
-    struct session s;
+    struct fake_session s;
     int i;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     for (i = 0; i < 5; i++) {
         assert_int_equal(uvfio_client_region_read(s.c, 1, 0x40, buf, 4),
                          -EPROTO);
@@ -116,7 +74,7 @@ static void test_region_rw_replies(void **state)
     /* Still in step: a good reply is taken. */
     assert_int_equal(uvfio_client_region_read(s.c, 1, 0x40, buf, 4), 4);
     assert_int_equal(buf[0], 9);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- region info chains ------------------------------------------------- */
@@ -221,7 +179,7 @@ static void test_region_info_bad_chains(void **state)
     struct fake_step st[NBAD + 1];
     int mfd = memfd_create("hostile", MFD_CLOEXEC);
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     int i;
 
     (void)state;
@@ -235,7 +193,7 @@ static void test_region_info_bad_chains(void **state)
             .rep_len = v[i].len, .rep_fds = &mfd, .rep_nfds = 1 };
     st[NBAD] = (struct fake_step){ .cmd = UVFIO_CMD_DEVICE_GET_INFO,
                                    .rep = &good_info, .rep_len = 16 };
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     for (i = 0; i < NBAD; i++) {
         assert_int_equal(uvfio_client_region_info(s.c, 0, &r), -EPROTO);
         /* A refused reply leaves nothing to free and no fd behind. */
@@ -247,7 +205,7 @@ static void test_region_info_bad_chains(void **state)
 
         assert_int_equal(uvfio_client_device_info(s.c, &di), 0);
     }
-    finish(&s);
+    fake_session_finish(&s);
     close(mfd);
     free(v);
 }
@@ -257,7 +215,7 @@ static void test_region_info_argsz_games(void **state)
     struct uvfio_wire_region_info grow[3], huge;
     struct fake_step st[4];
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     int i;
 
     (void)state;
@@ -272,10 +230,10 @@ static void test_region_info_argsz_games(void **state)
                                             .flags = UVFIO_REGION_FLAG_CAPS };
     st[3] = (struct fake_step){ .cmd = UVFIO_CMD_DEVICE_GET_REGION_INFO,
                                 .rep = &huge, .rep_len = 32 };
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), -EPROTO);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- fds that do not belong -------------------------------------------- */
@@ -300,18 +258,18 @@ static void test_unexpected_fds(void **state)
     };
     struct uvfio_client_device_info di;
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     uint8_t host[16];
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), -EPROTO);
     assert_int_equal(uvfio_client_device_info(s.c, &di), -EPROTO);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), 0);
     assert_int_equal(r.fd, -1);
     uvfio_client_region_free(&r);
     assert_int_equal(uvfio_client_dma_map_msg(s.c, 0, 16, 1, host), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
     close(fds[0]);
     close(fds[1]);
 }
@@ -359,13 +317,13 @@ static void script_stale_then_real(struct fake *f)
 static void test_stale_reply_and_server_command(void **state)
 {
     struct uvfio_client_device_info di;
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start_script(&s, script_stale_then_real, NULL);
+    fake_session_script(&s, script_stale_then_real, NULL, NULL, NULL);
     assert_int_equal(uvfio_client_device_info(s.c, &di), 0);
     assert_int_equal(di.num_regions, 9);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 static void test_unmap_echo(void **state)
@@ -376,16 +334,16 @@ static void test_unmap_echo(void **state)
         { .cmd = UVFIO_CMD_DMA_UNMAP, .rep = &wrong, .rep_len = 24 },
         { .cmd = UVFIO_CMD_DMA_UNMAP, .rep = &wrong, .rep_len = 20 },
     };
-    struct session s;
+    struct fake_session s;
     uint8_t host[0x1000];
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_dma_map_msg(s.c, 0x1000, 0x1000, 3, host),
                      0);
     assert_int_equal(uvfio_client_dma_unmap(s.c, 0x1000, 0x1000), -EPROTO);
     assert_int_equal(uvfio_client_dma_unmap(s.c, 0x1000, 0x1000), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- broken streams ---------------------------------------------------- */
@@ -405,15 +363,15 @@ static void script_garbage(struct fake *f)
 static void test_garbage_header(void **state)
 {
     struct uvfio_client_device_info di;
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start_script(&s, script_garbage, NULL);
+    fake_session_script(&s, script_garbage, NULL, NULL, NULL);
     assert_int_equal(uvfio_client_device_info(s.c, &di), -EPROTO);
     /* The stream cannot be resynchronised: every later call fails fast. */
     assert_int_equal(uvfio_client_device_info(s.c, &di), -EPROTO);
     assert_int_equal(uvfio_client_dispatch(s.c, 0), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 static void script_hang_up(struct fake *f)
@@ -432,17 +390,17 @@ static void script_hang_up(struct fake *f)
 static void test_server_hangs_up(void **state)
 {
     struct uvfio_client_device_info di;
-    struct session s;
+    struct fake_session s;
     uint8_t b[4];
 
     (void)state;
-    start_script(&s, script_hang_up, NULL);
+    fake_session_script(&s, script_hang_up, NULL, NULL, NULL);
     assert_int_equal(uvfio_client_region_read(s.c, 0, 0, b, 4), -ECONNRESET);
     assert_int_equal(uvfio_client_device_info(s.c, &di), -ECONNRESET);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, 0, b, 4),
                      -ECONNRESET);
     assert_int_equal(uvfio_client_dispatch(s.c, 10), -ECONNRESET);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* A reply far bigger than anything the client accepts: skipped, and the
@@ -470,32 +428,28 @@ static void script_oversize(struct fake *f)
 static void test_oversize_reply(void **state)
 {
     struct uvfio_client_device_info di;
-    struct session s;
+    struct fake_session s;
     uint8_t b[4];
 
     (void)state;
-    start_script(&s, script_oversize, NULL);
+    fake_session_script(&s, script_oversize, NULL, NULL, NULL);
     assert_int_equal(uvfio_client_region_read(s.c, 0, 0, b, 4), -EPROTO);
     assert_int_equal(uvfio_client_device_info(s.c, &di), 0);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_region_rw_replies, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_bad_chains, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_argsz_games, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_unexpected_fds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_reply_and_server_command,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unmap_echo, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_garbage_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_hangs_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_oversize_reply, setup, teardown),
+        FAKE_TEST(test_region_rw_replies),
+        FAKE_TEST(test_region_info_bad_chains),
+        FAKE_TEST(test_region_info_argsz_games),
+        FAKE_TEST(test_unexpected_fds),
+        FAKE_TEST(test_stale_reply_and_server_command),
+        FAKE_TEST(test_unmap_echo),
+        FAKE_TEST(test_garbage_header),
+        FAKE_TEST(test_server_hangs_up),
+        FAKE_TEST(test_oversize_reply),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

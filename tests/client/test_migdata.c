@@ -28,26 +28,10 @@
 
 #include <uvfio/migration.h>
 
-#include "fake_server.h"
+#include "fake_session.h"
 
 #define MIB         (1u << 20)
 #define IOVA        0x100000ull
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
 
 static uint8_t pat(uint32_t seed, size_t i)
 {
@@ -458,15 +442,11 @@ static void test_write_timeout_then_read(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reads_into_place, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_lying_replies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_timeout_mid_reply, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_write_reply_before_read, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_write_timeout_then_read, setup,
-                                        teardown),
+        FAKE_TEST(test_reads_into_place),
+        FAKE_TEST(test_lying_replies),
+        FAKE_TEST(test_timeout_mid_reply),
+        FAKE_TEST(test_write_reply_before_read),
+        FAKE_TEST(test_write_timeout_then_read),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,23 +16,7 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
+#include "fake_session.h"
 
 /* Scripts that only need the handshake and then a clean end. */
 static void script_none(struct fake *f)
@@ -394,17 +378,17 @@ static void test_connect_listening(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_default_offer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_opts_offer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_json_reply, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_subset, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_version, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hostile_handshake, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_version_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_opts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connect_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connect_listening, setup, teardown),
+        FAKE_TEST(test_default_offer),
+        FAKE_TEST(test_opts_offer),
+        FAKE_TEST(test_no_json_reply),
+        FAKE_TEST(test_not_subset),
+        FAKE_TEST(test_bad_version),
+        FAKE_TEST(test_bad_json),
+        FAKE_TEST(test_hostile_handshake),
+        FAKE_TEST(test_version_timeout),
+        FAKE_TEST(test_invalid_opts),
+        FAKE_TEST(test_connect_path),
+        FAKE_TEST(test_connect_listening),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,49 +13,9 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
+#include "fake_session.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
-
-struct session {
-    struct fake f;
-    struct fake_steps steps;
-    struct uvfio_client *c;
-};
-
-static void start(struct session *s, const struct fake_step *v, size_t n,
-                  const char *caps, const struct uvfio_client_opts *o)
-{
-    fake_init(&s->f, fake_script_steps);
-    if (caps)
-        s->f.caps_json = caps;
-    s->steps.v = v;
-    s->steps.n = n;
-    s->f.arg = &s->steps;
-    assert_int_equal(fake_connect(&s->f, o, &s->c), 0);
-}
-
-static void finish(struct session *s)
-{
-    uvfio_client_close(s->c);
-    assert_int_equal(fake_join(&s->f), 0);
-}
 
 /* A WRITE_MULTI payload of up to 200 entries. */
 struct multi {
@@ -97,7 +57,7 @@ static void test_batched_before_read(void **state)
         { .cmd = UVFIO_CMD_REGION_READ, .req = &rd, .req_len = sizeof(rd),
           .rep = &rep, .rep_len = 20 },
     };
-    struct session s;
+    struct fake_session s;
     uint8_t got[4];
 
     (void)state;
@@ -105,7 +65,7 @@ static void test_batched_before_read(void **state)
     add(m, 1, 0x20, b4, 4);
     add(m, 2, 0x30, b8, 8);
     st[0].req_len = multi_len(m);
-    start(&s, st, ARRAY_SIZE(st), NULL, NULL);
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_true(uvfio_client_caps(s.c)->write_multiple);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 1, 0x10, &b1, 1), 0);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 1, 0x20, b4, 4), 0);
@@ -113,7 +73,7 @@ static void test_batched_before_read(void **state)
     /* The read goes out after the batch, so it sees the writes. */
     assert_int_equal(uvfio_client_region_read(s.c, 1, 0x10, got, 4), 4);
     assert_int_equal(got[0], 0xaa);
-    finish(&s);
+    fake_session_finish(&s);
     free(m);
 }
 
@@ -129,7 +89,7 @@ static void test_mixed_sizes_keep_order(void **state)
         { .cmd = UVFIO_CMD_REGION_WRITE_MULTI, .posted = true, .req = m2 },
         { .cmd = UVFIO_CMD_DEVICE_RESET },
     };
-    struct session s;
+    struct fake_session s;
 
     (void)state;
     memset(big.data, 2, sizeof(big.data));
@@ -137,7 +97,7 @@ static void test_mixed_sizes_keep_order(void **state)
     add(m2, 0, 0x200, c, 2);
     st[0].req_len = multi_len(m1);
     st[2].req_len = multi_len(m2);
-    start(&s, st, ARRAY_SIZE(st), NULL, NULL);
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, 0, a, 4), 0);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, 0x100, big.data,
                                                       16), 0);
@@ -146,7 +106,7 @@ static void test_mixed_sizes_keep_order(void **state)
     /* Nothing is left to flush: the reset is the next message. */
     assert_int_equal(uvfio_client_flush(s.c), 0);
     assert_int_equal(uvfio_client_reset(s.c), 0);
-    finish(&s);
+    fake_session_finish(&s);
     free(m1);
     free(m2);
 }
@@ -160,7 +120,7 @@ static void test_batch_full(void **state)
         { .cmd = UVFIO_CMD_REGION_WRITE_MULTI, .posted = true, .req = m1 },
         { .cmd = UVFIO_CMD_REGION_WRITE_MULTI, .posted = true, .req = m2 },
     };
-    struct session s;
+    struct fake_session s;
     uint32_t i, v;
 
     (void)state;
@@ -170,14 +130,14 @@ static void test_batch_full(void **state)
     }
     st[0].req_len = multi_len(m1);
     st[1].req_len = multi_len(m2);
-    start(&s, st, ARRAY_SIZE(st),
+    fake_session_steps(&s, st, ARRAY_SIZE(st),
           "{\"capabilities\":{\"max_data_xfer_size\":4096,"
           "\"write_multiple\":true}}", NULL);
     for (i = 0; i < 171; i++)
         assert_int_equal(uvfio_client_region_write_posted(s.c, 0, i * 4ull,
                                                           &i, 4), 0);
     assert_int_equal(uvfio_client_flush(s.c), 0);
-    finish(&s);
+    fake_session_finish(&s);
     free(m1);
     free(m2);
 }
@@ -210,7 +170,7 @@ static void test_no_write_multiple(void **state)
         { .cmd = UVFIO_CMD_REGION_READ, .req = &rd, .req_len = 16,
           .rep = &rep, .rep_len = 20 },
     };
-    struct session s;
+    struct fake_session s;
     uint8_t got[4];
     int i;
 
@@ -221,7 +181,7 @@ static void test_no_write_multiple(void **state)
     memcpy(b1->data, buf, 4096);
     b2->rw = (struct uvfio_wire_region_rw){ 0x2000, 3, 904 };
     memcpy(b2->data, buf + 4096, 904);
-    start(&s, st, ARRAY_SIZE(st),
+    fake_session_steps(&s, st, ARRAY_SIZE(st),
           "{\"capabilities\":{\"max_data_xfer_size\":4096}}", &o);
     assert_false(uvfio_client_caps(s.c)->write_multiple);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 3, 0x8, w1.data, 4),
@@ -232,7 +192,7 @@ static void test_no_write_multiple(void **state)
                                                       5000), 0);
     assert_int_equal(uvfio_client_region_read(s.c, 3, 0x8, got, 4), 4);
     assert_memory_equal(got, w1.data, 4);
-    finish(&s);
+    fake_session_finish(&s);
     free(b1);
     free(b2);
     free(buf);
@@ -240,31 +200,28 @@ static void test_no_write_multiple(void **state)
 
 static void test_posted_args(void **state)
 {
-    struct session s;
+    struct fake_session s;
     uint8_t b = 0;
 
     (void)state;
-    start(&s, NULL, 0, NULL, NULL);
+    fake_session_steps(&s, NULL, 0, NULL, NULL);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, 0, &b, 0),
                      -EINVAL);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, 0, NULL, 1),
                      -EINVAL);
     assert_int_equal(uvfio_client_region_write_posted(s.c, 0, UINT64_MAX, &b,
                                                       2), -EINVAL);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_batched_before_read, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mixed_sizes_keep_order, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_batch_full, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_write_multiple, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_posted_args, setup, teardown),
+        FAKE_TEST(test_batched_before_read),
+        FAKE_TEST(test_mixed_sizes_keep_order),
+        FAKE_TEST(test_batch_full),
+        FAKE_TEST(test_no_write_multiple),
+        FAKE_TEST(test_posted_args),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,54 +17,9 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
+#include "fake_session.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
-
-struct session {
-    struct fake f;
-    struct fake_steps steps;
-    struct uvfio_client *c;
-};
-
-static void start_caps(struct session *s, const struct fake_step *v, size_t n,
-                       const char *caps, const struct uvfio_client_opts *o)
-{
-    fake_init(&s->f, fake_script_steps);
-    if (caps)
-        s->f.caps_json = caps;
-    s->steps.v = v;
-    s->steps.n = n;
-    s->f.arg = &s->steps;
-    assert_int_equal(fake_connect(&s->f, o, &s->c), 0);
-}
-
-static void start(struct session *s, const struct fake_step *v, size_t n)
-{
-    start_caps(s, v, n, NULL, NULL);
-}
-
-static void finish(struct session *s)
-{
-    uvfio_client_close(s->c);
-    assert_int_equal(fake_join(&s->f), 0);
-}
 
 /* ---- device and IRQ info ----------------------------------------------- */
 
@@ -79,15 +34,15 @@ static void test_device_info(void **state)
         .rep = &rep, .rep_len = sizeof(rep),
     } };
     struct uvfio_client_device_info info;
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_device_info(s.c, &info), 0);
     assert_int_equal(info.flags, rep.flags);
     assert_int_equal(info.num_regions, 10);
     assert_int_equal(info.num_irqs, 5);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 static void test_irq_info(void **state)
@@ -104,15 +59,15 @@ static void test_irq_info(void **state)
           .req_len = sizeof(req), .rep = &other, .rep_len = sizeof(other) },
     };
     struct uvfio_client_irq_info info;
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_irq_info(s.c, 2, &info), 0);
     assert_int_equal(info.flags, rep.flags);
     assert_int_equal(info.count, 32);
     assert_int_equal(uvfio_client_irq_info(s.c, 2, &info), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- region info ------------------------------------------------------- */
@@ -149,12 +104,12 @@ static void test_region_info_mmap(void **state)
         .rep_fds = &mfd, .rep_nfds = 1,
     } };
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     uint8_t *p, *own;
     size_t len = 0;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 2, &r), 0);
     assert_int_equal(r.index, 2);
     assert_int_equal(r.flags, rep.flags);
@@ -180,7 +135,7 @@ static void test_region_info_mmap(void **state)
     uvfio_client_region_free(&r);
     assert_int_equal(r.fd, -1);
     close(mfd);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* A reply with sparse (2 areas), type and MSI-X-mappable caps. */
@@ -227,13 +182,13 @@ static void test_region_info_chain(void **state)
         .rep_fds = &mfd, .rep_nfds = 1,
     } };
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     uint8_t *p;
     size_t len;
 
     (void)state;
     fill_chain(&rep);
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 9, &r), 0);
     assert_int_equal(r.nr_sparse, 2);
     assert_int_equal(r.sparse[0].offset, 0);
@@ -253,7 +208,7 @@ static void test_region_info_chain(void **state)
     assert_null(uvfio_client_region_mmap(s.c, &r, 2, &len));
     uvfio_client_region_free(&r);
     close(mfd);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* The first answer says "I need 976 bytes"; the client asks again. */
@@ -278,7 +233,7 @@ static void test_region_info_retry(void **state)
           .req_len = sizeof(req2), .rep = rep, .rep_len = sizeof(*rep) },
     };
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     int i;
 
     (void)state;
@@ -290,7 +245,7 @@ static void test_region_info_retry(void **state)
     rep->sparse.nr_areas = 58;
     for (i = 0; i < 58; i++)
         rep->areas[i] = (struct uvfio_wire_sparse_area){ i * 0x1000ull, 0x800 };
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), 0);
     assert_int_equal(r.nr_sparse, 58);
     assert_int_equal(r.sparse[57].offset, 57 * 0x1000);
@@ -298,7 +253,7 @@ static void test_region_info_retry(void **state)
     assert_null(uvfio_client_region_mmap(s.c, &r, 0, NULL));
     assert_int_equal(errno, ENODEV);
     uvfio_client_region_free(&r);
-    finish(&s);
+    fake_session_finish(&s);
     free(rep);
 }
 
@@ -320,11 +275,11 @@ static void test_region_info_empty_sparse(void **state)
         .rep = &rep, .rep_len = sizeof(rep), .rep_fds = &mfd, .rep_nfds = 1,
     } };
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     size_t len;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), 0);
     assert_int_equal(r.nr_sparse, 0);
     assert_true(r.fd >= 0);
@@ -332,7 +287,7 @@ static void test_region_info_empty_sparse(void **state)
     assert_int_equal(errno, EINVAL);
     uvfio_client_region_free(&r);
     close(mfd);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- region read / write ----------------------------------------------- */
@@ -352,7 +307,7 @@ static void test_region_read_split(void **state)
     struct rw_msg *rep = calloc(3, sizeof(*rep));
     struct fake_step st[3];
     uint8_t buf[10000];
-    struct session s;
+    struct fake_session s;
     int i, k;
 
     (void)state;
@@ -368,13 +323,13 @@ static void test_region_read_split(void **state)
             .req_len = sizeof(req[i]), .rep = &rep[i],
             .rep_len = sizeof(rep[i].rw) + counts[i] };
     }
-    start_caps(&s, st, 3, SMALL_XFER_CAPS, NULL);
+    fake_session_steps(&s, st, 3, SMALL_XFER_CAPS, NULL);
     assert_int_equal(uvfio_client_caps(s.c)->max_data_xfer_size, 4096);
     assert_int_equal(uvfio_client_region_read(s.c, 2, 0x100, buf,
                                                sizeof(buf)), sizeof(buf));
     for (k = 0; k < (int)sizeof(buf); k++)
         assert_int_equal(buf[k], (uint8_t)k);
-    finish(&s);
+    fake_session_finish(&s);
     free(rep);
 }
 
@@ -385,7 +340,7 @@ static void test_region_write_split(void **state)
     struct uvfio_wire_region_rw rep[3];
     struct fake_step st[3];
     uint8_t buf[10000];
-    struct session s;
+    struct fake_session s;
     int i, k;
 
     (void)state;
@@ -402,26 +357,26 @@ static void test_region_write_split(void **state)
             .req_len = sizeof(req[i].rw) + counts[i], .rep = &rep[i],
             .rep_len = sizeof(rep[i]) };
     }
-    start_caps(&s, st, 3, SMALL_XFER_CAPS, NULL);
+    fake_session_steps(&s, st, 3, SMALL_XFER_CAPS, NULL);
     assert_int_equal(uvfio_client_region_write(s.c, 1, 0x10, buf,
                                                 sizeof(buf)), sizeof(buf));
-    finish(&s);
+    fake_session_finish(&s);
     free(req);
 }
 
 static void test_region_rw_args(void **state)
 {
-    struct session s;
+    struct fake_session s;
     uint8_t b[4];
 
     (void)state;
-    start(&s, NULL, 0);
+    fake_session_steps(&s, NULL, 0, NULL, NULL);
     /* Nothing goes on the wire for these. */
     assert_int_equal(uvfio_client_region_read(s.c, 0, UINT64_MAX - 1, b, 4),
                      -EINVAL);
     assert_int_equal(uvfio_client_region_write(s.c, 0, 0, NULL, 4), -EINVAL);
     assert_int_equal(uvfio_client_region_read(s.c, 0, 0, b, 0), 0);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- SET_IRQS ---------------------------------------------------------- */
@@ -444,10 +399,10 @@ static void test_set_irqs_none_bool(void **state)
         { .cmd = UVFIO_CMD_DEVICE_SET_IRQS, .req = &b, .req_len = sizeof(b) },
         { .cmd = UVFIO_CMD_DEVICE_SET_IRQS, .err = EINVAL },
     };
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_set_irqs(s.c, none.flags, 1, 0, 0, NULL,
                                            NULL), 0);
     assert_int_equal(uvfio_client_set_irqs(s.c, b.s.flags, 0, 0, 3, b.data,
@@ -461,7 +416,7 @@ static void test_set_irqs_none_bool(void **state)
                                            0, 0, 1, b.data, NULL), -EINVAL);
     assert_int_equal(uvfio_client_set_irqs(s.c, b.s.flags, 0, 0, 3, NULL,
                                            NULL), -EINVAL);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* The eventfd the server kept and ours are one object. */
@@ -494,7 +449,7 @@ static void test_set_irqs_eventfd_runs(void **state)
         { .cmd = UVFIO_CMD_DEVICE_SET_IRQS, .req = &zero, .req_len = 20 },
     };
     int efd[3], fds[5];
-    struct session s;
+    struct fake_session s;
     int i;
 
     (void)state;
@@ -505,7 +460,7 @@ static void test_set_irqs_eventfd_runs(void **state)
     fds[2] = -1;
     fds[3] = -1;
     fds[4] = efd[2];
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_set_irqs(s.c, fl, 2, 1, 5, NULL, fds), 0);
     assert_int_equal(uvfio_client_set_irqs(s.c, fl, 2, 0, 0, NULL, NULL), 0);
     fds[1] = -7;
@@ -515,7 +470,7 @@ static void test_set_irqs_eventfd_runs(void **state)
                      -EINVAL);
     assert_int_equal(uvfio_client_set_irqs(s.c, fl, 2, UINT32_MAX, 2, NULL,
                                            efd), -EINVAL);
-    finish(&s);
+    fake_session_finish(&s);
     assert_same_eventfd(efd[0], got1[0]);
     assert_same_eventfd(efd[1], got1[1]);
     assert_same_eventfd(efd[2], got3[0]);
@@ -537,16 +492,16 @@ static void test_set_irqs_fd_limit(void **state)
         { .cmd = UVFIO_CMD_DEVICE_SET_IRQS, .req = &r2, .req_len = 20,
           .req_nfds = 1, .keep_fds = got2 },
     };
-    struct session s;
+    struct fake_session s;
     int efd[3], i;
 
     (void)state;
     for (i = 0; i < 3; i++)
         efd[i] = eventfd(0, EFD_CLOEXEC);
-    start_caps(&s, st, ARRAY_SIZE(st),
+    fake_session_steps(&s, st, ARRAY_SIZE(st),
                "{\"capabilities\":{\"max_msg_fds\":2}}", NULL);
     assert_int_equal(uvfio_client_set_irqs(s.c, fl, 1, 0, 3, NULL, efd), 0);
-    finish(&s);
+    fake_session_finish(&s);
     assert_same_eventfd(efd[0], got1[0]);
     assert_same_eventfd(efd[1], got1[1]);
     assert_same_eventfd(efd[2], got2[0]);
@@ -590,10 +545,10 @@ static void test_reset_feature(void **state)
           .rep_len = sizeof(probe) },
     };
     struct uvfio_wire_feature_mig_state ms = { 0, 0 };
-    struct session s;
+    struct fake_session s;
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_reset(s.c), 0);
     assert_int_equal(uvfio_client_feature(s.c, get_req.f.flags, &ms,
                                           sizeof(ms)), 0);
@@ -607,7 +562,7 @@ static void test_reset_feature(void **state)
                                           sizeof(ms)), -ENOTTY);
     assert_int_equal(uvfio_client_feature(s.c, get_req.f.flags, &ms,
                                           sizeof(ms)), -EPROTO);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 /* ---- DMA map / unmap --------------------------------------------------- */
@@ -633,11 +588,11 @@ static void test_dma_map_unmap(void **state)
         { .cmd = UVFIO_CMD_DMA_MAP, .err = EEXIST },
     };
     struct uvfio_guest_mem gm;
-    struct session s;
+    struct fake_session s;
 
     (void)state;
     assert_int_equal(uvfio_guest_mem_create(0x4000, "t", &gm), 0);
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_dma_map(s.c, 0x10000, 0x2000, m1.flags,
                                           gm.fd, 0x1000), 0);
     assert_int_equal(uvfio_client_dma_map_msg(s.c, 0x20000, 0x1000,
@@ -669,7 +624,7 @@ static void test_dma_map_unmap(void **state)
     assert_int_equal(uvfio_client_dma_map_msg(s.c, 0, 0x1000, 1, NULL),
                      -EINVAL);
     assert_int_equal(uvfio_client_dma_unmap(s.c, 0, 0), -EINVAL);
-    finish(&s);
+    fake_session_finish(&s);
     assert_true(same_file(got[0], gm.fd));
     close(got[0]);
     uvfio_guest_mem_destroy(&gm);
@@ -690,11 +645,11 @@ static void test_error_replies(void **state)
     };
     struct uvfio_client_device_info di;
     struct uvfio_client_region r;
-    struct session s;
+    struct fake_session s;
     uint8_t b[4] = { 0 };
 
     (void)state;
-    start(&s, st, ARRAY_SIZE(st));
+    fake_session_steps(&s, st, ARRAY_SIZE(st), NULL, NULL);
     assert_int_equal(uvfio_client_region_read(s.c, 0, 0, b, 4), -EINVAL);
     assert_int_equal(uvfio_client_region_write(s.c, 0, 0, b, 4), -EPERM);
     /* A success reply with no payload to GET_INFO is malformed. */
@@ -705,32 +660,27 @@ static void test_error_replies(void **state)
     assert_int_equal(uvfio_client_region_info(s.c, 0, &r), -ENOENT);
     assert_int_equal(r.fd, -1);
     assert_int_equal(uvfio_client_reset(s.c), -ENOTTY);
-    finish(&s);
+    fake_session_finish(&s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_device_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_irq_info, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_mmap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_chain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_retry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_region_info_empty_sparse, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_region_read_split, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_region_write_split, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_region_rw_args, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_set_irqs_none_bool, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_set_irqs_eventfd_runs, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_set_irqs_fd_limit, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reset_feature, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dma_map_unmap, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_replies, setup, teardown),
+        FAKE_TEST(test_device_info),
+        FAKE_TEST(test_irq_info),
+        FAKE_TEST(test_region_info_mmap),
+        FAKE_TEST(test_region_info_chain),
+        FAKE_TEST(test_region_info_retry),
+        FAKE_TEST(test_region_info_empty_sparse),
+        FAKE_TEST(test_region_read_split),
+        FAKE_TEST(test_region_write_split),
+        FAKE_TEST(test_region_rw_args),
+        FAKE_TEST(test_set_irqs_none_bool),
+        FAKE_TEST(test_set_irqs_eventfd_runs),
+        FAKE_TEST(test_set_irqs_fd_limit),
+        FAKE_TEST(test_reset_feature),
+        FAKE_TEST(test_dma_map_unmap),
+        FAKE_TEST(test_error_replies),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,23 +16,7 @@
 
 #include <cmocka.h>
 
-#include "fake_server.h"
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    fds_before = fake_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    assert_int_equal(fake_count_fds(), fds_before);
-    return 0;
-}
+#include "fake_session.h"
 
 static void script_late(struct fake *f)
 {
@@ -175,10 +159,9 @@ static void test_dma_flood(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_request_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_not_reading, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_dma_flood, setup, teardown),
+        FAKE_TEST(test_request_timeout),
+        FAKE_TEST(test_server_not_reading),
+        FAKE_TEST(test_dma_flood),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
