@@ -48,8 +48,8 @@ double live_ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
-int live_final_append(uint8_t **buf, size_t *len, size_t *cap,
-                      const void *p, size_t n)
+static int final_append(uint8_t **buf, size_t *len, size_t *cap,
+                        const void *p, size_t n)
 {
     size_t c = *cap ? *cap : 64u << 10;
     uint8_t *q;
@@ -67,6 +67,19 @@ int live_final_append(uint8_t **buf, size_t *len, size_t *cap,
     }
     memcpy(*buf + *len, p, n);
     *len += n;
+    return 0;
+}
+
+int live_keep_final(struct live_result *r, const char *what, uint8_t **buf,
+                    size_t *len, size_t *cap, const void *p, size_t n)
+{
+    int err = final_append(buf, len, cap, p, n);
+
+    if (err == -EFBIG)
+        return live_fail(r, err, "%s exceeds %llu MiB", what,
+                         LIVE_MAX_FINAL_IMAGE >> 20);
+    if (err)
+        return live_fail(r, err, "keeping %s", what);
     return 0;
 }
 

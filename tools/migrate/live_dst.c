@@ -194,15 +194,9 @@ static int recv_pages(struct ldst *m, const struct lm_rec *rec)
 
 static int keep_final(struct ldst *m, size_t n)
 {
-    int r = live_final_append(&m->final, &m->final_len, &m->final_cap,
-                              m->buf, n);
-
-    if (r == -EFBIG)
-        return live_fail(m->r, r, "the source's final device data "
-                         "exceeds %llu MiB", LIVE_MAX_FINAL_IMAGE >> 20);
-    if (r)
-        return live_fail(m->r, r, "keeping the final device data");
-    return 0;
+    return live_keep_final(m->r, "the source's final device data",
+                           &m->final, &m->final_len, &m->final_cap, m->buf,
+                           n);
 }
 
 static int recv_devdata(struct ldst *m, const struct lm_rec *rec)

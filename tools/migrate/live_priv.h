@@ -42,13 +42,15 @@ void live_side_close(struct live_side *sd);
 /* The device's migration flags, STOP_COPY required. */
 int live_side_flags(struct live_side *sd, uint64_t *flags);
 
-/* The peer's ERROR record (already received as `rec`) into r->step. */
-/* Append n bytes to the buffer that keeps a final device image, growing
- * it by doubling from 64 KiB and never past LIVE_MAX_FINAL_IMAGE: -EFBIG
- * past it, -ENOMEM; nothing changes on failure.  Both ends keep one. */
-int live_final_append(uint8_t **buf, size_t *len, size_t *cap,
-                      const void *p, size_t n);
+/* Append n bytes to the buffer that keeps a final device image (both ends
+ * keep one), growing it by doubling from 64 KiB and never past
+ * LIVE_MAX_FINAL_IMAGE; nothing changes on failure, which is reported into
+ * r as what went wrong with `what` (the image, as the caller's side calls
+ * it): -EFBIG, -ENOMEM. */
+int live_keep_final(struct live_result *r, const char *what, uint8_t **buf,
+                    size_t *len, size_t *cap, const void *p, size_t n);
 
+/* The peer's ERROR record (already received as `rec`) into r->step. */
 int live_peer_error(struct lm_stream *s, const struct lm_rec *rec,
                     struct live_result *r, const char *who);
 

@@ -322,15 +322,8 @@ static int send_pages(struct lsrc *m, const struct pagebits *b,
  * copy (bounded, as the destination bounds what it accepts). */
 static int keep_final(struct lsrc *m, size_t n)
 {
-    int r = live_final_append(&m->final, &m->final_len, &m->final_cap,
-                              m->buf, n);
-
-    if (r == -EFBIG)
-        return live_fail(m->r, r, "the device's final data exceeds "
-                         "%llu MiB", LIVE_MAX_FINAL_IMAGE >> 20);
-    if (r)
-        return live_fail(m->r, r, "keeping the device's final data");
-    return 0;
+    return live_keep_final(m->r, "the device's final data", &m->final,
+                           &m->final_len, &m->final_cap, m->buf, n);
 }
 
 /*
