@@ -233,7 +233,9 @@ static void serve_recv_multi(int fd)
     char *bufs;
 
     ring_init(&r);
-    br = aligned_alloc(4096, NBUF * sizeof(struct io_uring_buf));
+    /* page-aligned, and aligned_alloc wants whole multiples */
+    br = aligned_alloc(4096, (NBUF * sizeof(struct io_uring_buf) + 4095) &
+                             ~(size_t)4095);
     bufs = malloc((size_t)NBUF * BUF_SIZE);
     if (!br || !bufs)
         die("malloc", ENOMEM);
