@@ -492,8 +492,13 @@ int main(int argc, char **argv)
         if (!strncmp(argv[i], "--reps=", 7) && atoi(argv[i] + 7) > 0) {
             reps = atoi(argv[i] + 7);
         } else {
-            fprintf(stderr, "usage: %s [--reps=N]\n", argv[0]);
-            return 2;
+            bool help = !strcmp(argv[i], "--help");
+
+            fprintf(help ? stdout : stderr, "usage: dirty [--reps=N]\n"
+                    "  DMA dirty-page REPORTs of 64 GiB over a real socket "
+                    "next to the same bytes\n  over a raw one, and what "
+                    "marking adds to a DMA write.\n");
+            return help ? 0 : 2;
         }
     }
     uvfio_log_set_level(UVFIO_LOG_ERROR);

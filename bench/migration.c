@@ -455,6 +455,12 @@ static void print_table(const struct state *st, const struct rates *r)
            "the device accepted the resumed image only byte for byte\n");
 }
 
+static const char usage[] =
+    "usage: migration [--size=MIB (64..4096)] [--chunk=KIB (one size only)]\n"
+    "  How fast a device state moves over vfio-user (MIG_DATA_READ in\n"
+    "  STOP_COPY, MIG_DATA_WRITE in RESUMING, per chunk size) next to a raw\n"
+    "  AF_UNIX stream moving the same bytes; every transfer is checked.\n";
+
 int main(int argc, char **argv)
 {
     char dir[] = "/tmp/uvfio-bench-mig-XXXXXX", path[64];
@@ -464,9 +470,12 @@ int main(int argc, char **argv)
     uint8_t *buf;
     int ret;
 
+    if (argc == 2 && !strcmp(argv[1], "--help")) {
+        printf("%s", usage);
+        return 0;
+    }
     if (parse_args(argc, argv, &mib)) {
-        fprintf(stderr, "usage: migration [--size=MIB (64..4096)] "
-                "[--chunk=KIB (one size only)]\n");
+        fprintf(stderr, "%s", usage);
         return 2;
     }
     uvfio_log_set_level(UVFIO_LOG_ERROR);

@@ -438,6 +438,13 @@ int main(int argc, char **argv)
     int secs = 1, r;
 
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help")) {
+            printf("usage: scale [--seconds=1..60]\n"
+                   "  What one server process costs per device (memory), "
+                   "how its loop is shared\n  between 64 devices' "
+                   "clients, and what the SIGBUS guard costs a DMA copy.\n");
+            return 0;
+        }
         if (!strncmp(argv[i], "--serve=", 8)) {
             serve_n = (unsigned int)atoi(argv[i] + 8);
             server = true;
