@@ -68,6 +68,12 @@ UVFIO_API int uvfio_client_connect_fd(int fd,
                                       const struct uvfio_client_opts *opts,
                                       struct uvfio_client **out);
 UVFIO_API void uvfio_client_close(struct uvfio_client *c);
+/* How long each request from now on may wait for its reply before
+ * -ETIMEDOUT, as uvfio_client_opts.timeout_ms (0: the default).  A VMM
+ * may give a slow step (a STOP_COPY read) more time than register
+ * accesses; a request already waiting keeps the deadline it had. */
+UVFIO_API void uvfio_client_set_timeout(struct uvfio_client *c,
+                                        uint32_t timeout_ms);
 UVFIO_API const struct uvfio_client_caps *
 uvfio_client_caps(const struct uvfio_client *c);
 

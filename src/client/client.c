@@ -203,6 +203,20 @@ static int negotiate(struct uvfio_client *c, const struct uvfio_caps *offer)
     return r;
 }
 
+static int timeout_of(uint32_t timeout_ms)
+{
+    if (!timeout_ms)
+        return UVFIO_CLIENT_DEFAULT_TIMEOUT_MS;
+    return (int)(timeout_ms > 0x7fffffff ? 0x7fffffff : timeout_ms);
+}
+
+UVFIO_API void uvfio_client_set_timeout(struct uvfio_client *c,
+                                        uint32_t timeout_ms)
+{
+    if (c)
+        c->timeout_ms = timeout_of(timeout_ms);
+}
+
 static struct uvfio_client *client_alloc(const struct uvfio_caps *offer,
                                          uint32_t timeout_ms)
 {
@@ -213,9 +227,7 @@ static struct uvfio_client *client_alloc(const struct uvfio_caps *offer,
     c->main.sock = -1;
     c->twin.sock = -1;
     c->epfd = -1;
-    c->timeout_ms = timeout_ms ? (int)(timeout_ms > 0x7fffffff ? 0x7fffffff
-                                                               : timeout_ms)
-                               : UVFIO_CLIENT_DEFAULT_TIMEOUT_MS;
+    c->timeout_ms = timeout_of(timeout_ms);
     c->rx_xfer = offer->max_data_xfer_size;
     c->rx_max = UVFIO_HDR_SIZE + c->rx_xfer + UVFIO_CLIENT_RX_SLACK;
     c->rx_fds = offer->max_msg_fds;

@@ -290,9 +290,13 @@ static void script_half_reply(struct fake *f)
     free(data);
 }
 
+/* Short timeouts only for the requests meant to run into them (see
+ * test_timeout.c). */
+#define LONG_MS     10000
+
 static void test_timeout_mid_reply(void **state)
 {
-    struct uvfio_client_opts o = { .timeout_ms = 200 };
+    struct uvfio_client_opts o = { .timeout_ms = LONG_MS };
     uint8_t *old = malloc(MIB), *buf = calloc(1, 4096);
     int gofd = eventfd(0, EFD_CLOEXEC);
     struct uvfio_client *c;
@@ -304,7 +308,9 @@ static void test_timeout_mid_reply(void **state)
     fake_init(&f, script_half_reply);
     f.arg = &gofd;
     assert_int_equal(fake_connect(&f, &o, &c), 0);
+    uvfio_client_set_timeout(c, 200);
     assert_int_equal(uvfio_client_mig_read(c, old, MIB), -ETIMEDOUT);
+    uvfio_client_set_timeout(c, LONG_MS);
     memset(old, 0x3c, MIB);
     go(gofd);
     assert_int_equal(uvfio_client_mig_read(c, buf, 4096), 3000);
@@ -416,7 +422,7 @@ static void script_deaf_then_read(struct fake *f)
 
 static void test_write_timeout_then_read(void **state)
 {
-    struct uvfio_client_opts o = { .timeout_ms = 200 };
+    struct uvfio_client_opts o = { .timeout_ms = LONG_MS };
     uint8_t *buf = malloc(MIB), small[16];
     int gofd = eventfd(0, EFD_CLOEXEC);
     struct uvfio_client *c;
@@ -428,7 +434,9 @@ static void test_write_timeout_then_read(void **state)
     f.arg = &gofd;
     assert_int_equal(fake_connect(&f, &o, &c), 0);
     fill(buf, MIB, 4);
+    uvfio_client_set_timeout(c, 200);
     assert_int_equal(uvfio_client_mig_write(c, buf, MIB), -ETIMEDOUT);
+    uvfio_client_set_timeout(c, LONG_MS);
     memset(buf, 0x11, MIB);
     free(buf);
     go(gofd);
