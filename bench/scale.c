@@ -419,15 +419,30 @@ static int bench_copies(void)
 
 /* ---- main ------------------------------------------------------------------ */
 
-static void more_fds(void)
+/* 256 devices and their clients: a listening and a connected socket per
+ * device in the server, a socket per client here, and some slack. */
+#define FDS_NEEDED      (3 * MAX_DEVICES + 64)
+
+/* More than the usual soft limit: raised to the hard one; false when even
+ * that is too low. */
+static bool more_fds(void)
 {
     struct rlimit rl;
 
-    /* 256 devices and their clients: more than the usual soft limit. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return true;            /* unknown: let it try */
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur >= FDS_NEEDED)
+        return true;
+    fprintf(stderr, "scale: %u devices need %u open files, the limit is "
+            "%llu: raise it (ulimit -Hn, as root) or see docs/robustness.md "
+            "for the figures\n", MAX_DEVICES, FDS_NEEDED,
+            (unsigned long long)rl.rlim_cur);
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -454,7 +469,8 @@ int main(int argc, char **argv)
             secs = atoi(argv[i] + 10);
         }
     }
-    more_fds();
+    if (!more_fds())
+        return 2;
     if (server)
         return dir && serve_n <= MAX_DEVICES ? serve(serve_n, dir) : 2;
     if (secs < 1 || secs > 60) {
