@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/proto/putil.h - what the queue and receiver tests (zerocopy,
- * hotpath) share: socketpairs with small buffers, patterned bytes, an fd
+ * tests/proto/putil.h - what the transport, queue and receiver tests
+ * (transport, zerocopy, hotpath) share: socketpairs with small buffers, patterned bytes, an fd
  * count, and a calloc that fails on demand (link with -Wl,--wrap=calloc).
  */
 #ifndef TESTS_PROTO_PUTIL_H

@@ -7,7 +7,6 @@
  * receiver fails a test instead of hanging it, and fd leaks are checked by
  * counting /proc/self/fd around each scenario.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -27,59 +26,12 @@
 #include <cmocka.h>
 
 #include "proto/transport.h"
+#include "putil.h"
 
 #define WAIT_MS     5000
 #define BIG         (64u << 20)
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n - 1;   /* the DIR's own fd */
-}
-
-static void pair(int sv[2])
-{
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-}
-
-static void nonblock(int fd)
-{
-    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK), 0);
-}
-
-static void small_buffers(int sv[2], int bytes)
-{
-    int i;
-
-    for (i = 0; i < 2; i++) {
-        assert_int_equal(setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &bytes,
-                                    sizeof(bytes)), 0);
-        assert_int_equal(setsockopt(sv[i], SOL_SOCKET, SO_RCVBUF, &bytes,
-                                    sizeof(bytes)), 0);
-    }
-}
-
-static uint8_t pat(uint32_t seed, size_t i)
-{
-    return (uint8_t)(i * 131u + seed * 7u + (i >> 9));
-}
-
-static void fill(uint8_t *p, size_t len, uint32_t seed)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++)
-        p[i] = pat(seed, i);
-}
 
 /* Header + patterned payload into buf; returns the message size. */
 static size_t build(uint8_t *buf, uint16_t id, uint16_t cmd, size_t len)
@@ -220,7 +172,7 @@ static void test_one_byte_at_a_time(void **state)
         total += build(buf + total, (uint16_t)(i + 1), 9, lens[i]);
         ends[i] = total;
     }
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     rx = uvfio_rx_new(1 << 20, 1 << 20, 0);
     assert_non_null(rx);
@@ -261,7 +213,7 @@ static void test_pipelined_small(void **state)
     for (i = 0; i < N; i++)
         total += build(buf + total, (uint16_t)i, (uint16_t)(i % 18 + 1),
                        (i * 7) % 61);
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     write_all(sv[0], buf, total);
     rx = uvfio_rx_new(4096, 4096, 1);
@@ -325,8 +277,7 @@ static void test_stream_mixed_sizes(void **state)
     int sv[2];
 
     (void)state;
-    pair(sv);
-    small_buffers(sv, 32 << 10);
+    pair(sv, 32 << 10);
     j.sock = sv[0];
     rx = uvfio_rx_new(256 << 10, 256 << 10, 1);
     assert_non_null(rx);
@@ -369,8 +320,7 @@ static void test_64mib_message(void **state)
     (void)state;
     assert_non_null(big);
     fill(big, BIG, 99);
-    pair(sv);
-    small_buffers(sv, 200 << 10);
+    pair(sv, 200 << 10);
     nonblock(sv[0]);
     j.sock = sv[0];
     j.big = big;
@@ -428,8 +378,7 @@ static void test_msg_recv_exact(void **state)
     assert_non_null(p);
     fill(p, LEN, 7);
     j.p = p;
-    pair(sv);
-    small_buffers(sv, 200 << 10);
+    pair(sv, 200 << 10);
     j.sock = sv[0];
     assert_int_equal(pthread_create(&t, NULL, n_sender, &j), 0);
     assert_int_equal(uvfio_msg_recv(sv[1], &m, LEN + 16, 1), 0);
@@ -464,7 +413,7 @@ static void test_msg_recv_timeout(void **state)
     int sv[2];
 
     (void)state;
-    pair(sv);
+    pair(sv, 0);
     assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv,
                                 sizeof(tv)), 0);
     assert_int_equal(uvfio_msg_recv(sv[1], &m, 4096, 1), -EAGAIN);
@@ -482,7 +431,7 @@ static int after_bytes(const void *p, size_t len, size_t max, size_t discard)
     int sv[2], r;
 
     assert_non_null(rx);
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     write_all(sv[0], p, len);
     close(sv[0]);
@@ -542,7 +491,7 @@ static void test_garbage_header(void **state)
         n = build(buf, 5, 9, 4);
         memcpy(buf + n, &bad[i], 16);
         n += 16;
-        pair(sv);
+        pair(sv, 0);
         nonblock(sv[1]);
         write_all(sv[0], buf, n);
         rx = uvfio_rx_new(4096, 1 << 20, 1);
@@ -588,8 +537,7 @@ static void test_oversize_discard(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
-    small_buffers(sv, 16 << 10);
+    pair(sv, 16 << 10);
     make_pipes(&j.fd, 1);
     j.sock = sv[0];
     rx = uvfio_rx_new(4096, 1 << 20, 4);
@@ -627,7 +575,7 @@ static void test_set_limits(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     make_pipes(&fd, 1);
     rx = uvfio_rx_new(64, 64, 0);
@@ -664,7 +612,7 @@ static void test_fds_basic(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
+    pair(sv, 0);
     make_pipes(fds, 3);
     rx = uvfio_rx_new(4096, 4096, 8);
     assert_non_null(rx);
@@ -740,7 +688,7 @@ static void test_fds_pipelined(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     make_pipes(b, 2);
     make_pipes(d, 1);
@@ -799,8 +747,7 @@ static void test_fds_streaming(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
-    small_buffers(sv, 64 << 10);
+    pair(sv, 64 << 10);
     nonblock(sv[1]);
     make_pipes(fds, 2);
     j.sock = sv[0];
@@ -835,7 +782,7 @@ static void test_too_many_fds(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     make_pipes(fds, 3);
     rx = uvfio_rx_new(4096, 4096, 2);
@@ -898,7 +845,7 @@ static void test_fds_partial_message_freed(void **state)
 
     (void)state;
     base = count_fds();
-    pair(sv);
+    pair(sv, 0);
     nonblock(sv[1]);
     make_pipes(fds, 2);
     build(buf, 1, 9, 32);
@@ -926,7 +873,7 @@ static void test_send_errors(void **state)
     int sv[2];
 
     (void)state;
-    pair(sv);
+    pair(sv, 0);
     assert_int_equal(uvfio_msg_send(sv[0], &h, iov, -1, NULL, 0), -EINVAL);
     assert_int_equal(uvfio_msg_send(sv[0], &h, NULL, 0, fds,
                                     UVFIO_MAX_FDS_LIMIT + 1), -EINVAL);
@@ -967,7 +914,7 @@ static void test_send_many_iov(void **state)
         iov[i].iov_base = data + i * 3;
         iov[i].iov_len = 3;
     }
-    pair(sv);
+    pair(sv, 0);
     assert_int_equal(uvfio_msg_send(sv[0], &h, iov, N, NULL, 0), 0);
     assert_int_equal(h.size, 16 + sizeof(data));
     assert_int_equal(uvfio_msg_recv(sv[1], &m, 4096, 1), 0);
@@ -1030,8 +977,7 @@ static void test_txq_flush(void **state)
     assert_non_null(q);
     assert_non_null(p);
     base = count_fds();
-    pair(sv);
-    small_buffers(sv, 64 << 10);
+    pair(sv, 64 << 10);
     nonblock(sv[0]);
     nonblock(sv[1]);
     rx = uvfio_rx_new(LEN + 16, LEN + 16, 1);
@@ -1101,7 +1047,7 @@ static void test_txq_free_and_epipe(void **state)
     fds[0] = 1 << 20;   /* not an open fd */
     assert_int_equal(uvfio_txq_push(q, &h, NULL, 0, fds, 1), -EBADF);
     assert_int_equal(uvfio_txq_pending(q), 16);
-    pair(sv);
+    pair(sv, 0);
     close(sv[1]);
     assert_int_equal(uvfio_txq_flush(q, sv[0]), -EPIPE);
     close(sv[0]);
