@@ -548,6 +548,22 @@ static bool is_reply_to(const struct uvfio_msg *m, uint16_t id,
            m->hdr.msg_id == id && m->hdr.cmd == cmd;
 }
 
+/* A request's end once its wait is over (r as the wait left it, err the
+ * waiter's): its payload no longer referenced, the reply checked.  The
+ * caller owns *out only on success (`owned`); it is empty otherwise. */
+static int request_end(struct uvfio_client *c, uint16_t cmd, int r, int err,
+                       struct uvfio_msg *out, bool owned)
+{
+    r = unref_payload(c, r);
+    if (r == 0)
+        r = err;
+    if (r == 0)
+        r = check_reply(c, cmd, out);
+    if (r < 0 || !owned)
+        uvfio_client_msg_done(c, out);
+    return r;
+}
+
 /*
  * After the first read of a request that went out whole with nothing
  * queued (r and *out as uvfio_rx_read_one left them), when that read was
@@ -567,15 +583,24 @@ request_rest(struct uvfio_client *c, uint16_t cmd, uint16_t id,
     r = chan_took(c, &c->main, &w, NULL, r, &m);
     if (r == 0)
         r = wait_rest(c, &w, deadline);
-    r = unref_payload(c, r);
-    if (r == 0)
-        r = w.err;
-    if (r == 0)
-        r = check_reply(c, cmd, out);
-    /* The caller owns *reply only on success; it is empty otherwise. */
-    if (r < 0 || !owned)
-        uvfio_client_msg_done(c, out);
-    return r;
+    return request_end(c, cmd, r, w.err, out, owned);
+}
+
+/* A request that went out whole with nothing queued: its first read, and
+ * when that brought our reply alone, straight to the checks. */
+static inline int read_reply(struct uvfio_client *c, uint16_t cmd,
+                             uint16_t id, struct uvfio_msg *out, bool owned,
+                             int64_t deadline)
+{
+    int r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
+
+    if (r == 2 && is_reply_to(out, id, cmd)) {
+        r = check_lone_reply(c, cmd, out);
+        if (r < 0 || !owned)
+            uvfio_client_msg_done(c, out);
+        return r;
+    }
+    return request_rest(c, cmd, id, out, owned, r, deadline);
 }
 
 static int request(struct uvfio_client *c, uint16_t cmd,
@@ -595,17 +620,8 @@ static int request(struct uvfio_client *c, uint16_t cmd,
         return unref_payload(c, r);
     }
     deadline = deadline_in(c->timeout_ms);
-    if (sent && !sink && c->twin.sock < 0 && !c->main.backlog) {
-        /* As request_small once its request is out. */
-        r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
-        if (r == 2 && is_reply_to(out, w.id, cmd)) {
-            r = check_lone_reply(c, cmd, out);
-            if (r < 0 || !reply)
-                uvfio_client_msg_done(c, out);
-            return r;
-        }
-        return request_rest(c, cmd, w.id, out, reply != NULL, r, deadline);
-    }
+    if (sent && !sink && c->twin.sock < 0 && !c->main.backlog)
+        return read_reply(c, cmd, w.id, out, reply != NULL, deadline);
     memset(out, 0, sizeof(*out));
     if (sink)
         uvfio_rx_set_sink(c->main.rx, &(struct uvfio_rx_sink){
@@ -615,15 +631,7 @@ static int request(struct uvfio_client *c, uint16_t cmd,
     r = wait_reply(c, &w, sent, deadline);
     if (sink)
         uvfio_rx_clear_sink(c->main.rx);
-    r = unref_payload(c, r);
-    if (r == 0)
-        r = w.err;
-    if (r == 0)
-        r = check_reply(c, cmd, out);
-    /* The caller owns *reply only on success; it is empty otherwise. */
-    if (r < 0 || !reply)
-        uvfio_client_msg_done(c, out);
-    return r;
+    return request_end(c, cmd, r, w.err, out, reply != NULL);
 }
 
 /*
@@ -646,8 +654,6 @@ int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
         .flags = UVFIO_HDR_TYPE_COMMAND,
     };
     struct uvfio_msg local, *out = reply ? reply : &local;
-    int64_t deadline;
-    int r;
 
     if (nfds || c->dead || c->batch_cnt || c->twin.sock >= 0 ||
         c->main.backlog || !send_direct(c, &hdr, iov, iovcnt))
@@ -657,15 +663,8 @@ int uvfio_client_request(struct uvfio_client *c, uint16_t cmd,
         memset(out, 0, sizeof(*out));
         return c->dead;
     }
-    deadline = deadline_in(c->timeout_ms);
-    r = uvfio_rx_read_one(c->main.rx, c->main.sock, out);
-    if (r == 2 && is_reply_to(out, hdr.msg_id, cmd)) {
-        r = check_lone_reply(c, cmd, out);
-        if (r < 0 || !reply)
-            uvfio_client_msg_done(c, out);
-        return r;
-    }
-    return request_rest(c, cmd, hdr.msg_id, out, reply != NULL, r, deadline);
+    return read_reply(c, cmd, hdr.msg_id, out, reply != NULL,
+                      deadline_in(c->timeout_ms));
 }
 
 int uvfio_client_request_sink(struct uvfio_client *c, uint16_t cmd,
