@@ -37,6 +37,13 @@
  * another recvmsg (the caller polls anyway).  That halves the syscalls of
  * a request/reply loop.  Blocking sockets never take that shortcut.
  *
+ * Fed bytes (uvfio_rx_feed): the server's run loop lets io_uring read its
+ * clients' sockets and hands each read over.  A read fed is placed where
+ * rx_fill would have put it, with the same fd attribution; what does not
+ * fit waits in a queue of chunks, which rx_fill empties before it reads
+ * the socket again - so the stream stays in order whoever read it.  An
+ * empty chunk is the end of the stream.
+ *
  * Sending writes header and payload with one sendmsg (MSG_NOSIGNAL) and
  * loops over partial writes; fds go with the first byte only.  The output
  * queue for non-blocking sockets is txq.c.
@@ -103,6 +110,15 @@ struct fd_batch {
     bool truncated;
 };
 
+/* A fed read (or the rest of one) that did not fit the buffer. */
+struct fed_chunk {
+    struct fed_chunk *next;
+    size_t len, off;        /* len 0: the end of the stream */
+    size_t nfds;
+    bool trunc;
+    int fds[];              /* then the len bytes */
+};
+
 enum rx_state {
     RX_BUFFERED,    /* next message (if any) starts at buf[head] */
     RX_LARGE,       /* reading a message straight into its payload */
@@ -146,6 +162,14 @@ struct uvfio_rx {
 
     struct fd_batch *batches;
     size_t nbatches;
+
+    struct fed_chunk *fed, **fed_tail;
+    size_t fed_bytes;
+    /* A small message fed alone into an idle rx, kept whole for the next
+     * read (fed_lone); it comes before everything in buf and fed. */
+    bool lone;
+    struct uvfio_wire_hdr lone_hdr;
+    uint8_t *lone_payload;          /* RX_SMALL_CAP bytes */
 
     union uvfio_fd_cmsg cmsg;
 };
@@ -290,6 +314,19 @@ static int collect_fds(struct uvfio_rx *rx, struct msghdr *mh)
     return add_fds(rx, owner_of(rx, rx->pos - 1), fds, n, trunc);
 }
 
+/* Drop the first fed chunk and whatever fds it still holds. */
+static void fed_pop(struct uvfio_rx *rx)
+{
+    struct fed_chunk *f = rx->fed;
+
+    uvfio_close_fds(f->fds, f->nfds);
+    rx->fed_bytes -= f->len - f->off;
+    rx->fed = f->next;
+    if (!rx->fed)
+        rx->fed_tail = &rx->fed;
+    free(f);
+}
+
 /* ---- receiver state machine --------------------------------------------- */
 
 struct uvfio_rx *uvfio_rx_new(size_t max_size, size_t discard_limit,
@@ -311,6 +348,7 @@ struct uvfio_rx *uvfio_rx_new(size_t max_size, size_t discard_limit,
     }
     rx->discard_limit = discard_limit;
     rx->sock = -1;
+    rx->fed_tail = &rx->fed;
     uvfio_rx_set_limits(rx, max_size, max_fds);
     return rx;
 }
@@ -322,6 +360,11 @@ void uvfio_rx_free(struct uvfio_rx *rx)
     while (rx->nbatches)
         batch_drop(rx);
     free(rx->batches);
+    while (rx->fed)
+        fed_pop(rx);
+    if (rx->lone_payload)
+        small_unfence(rx->lone_payload);
+    free(rx->lone_payload);
     free(rx->payload);
     free(rx->spare);
     if (rx->small)
@@ -363,6 +406,22 @@ static void msg_init(struct uvfio_msg *m, const struct uvfio_wire_hdr *hdr)
 {
     memset(m, 0, sizeof(*m));
     m->hdr = *hdr;
+}
+
+/* The lone message fed: out of rx, into *out. */
+static void take_lone(struct uvfio_rx *rx, struct uvfio_msg *out)
+{
+    size_t len = rx->lone_hdr.size - UVFIO_HDR_SIZE;
+
+    rx->lone = false;
+    msg_init(out, &rx->lone_hdr);
+    if (len) {
+        out->payload = rx->lone_payload;
+        out->len = len;
+        out->cap = RX_SMALL_CAP;
+        rx->lone_payload = NULL;
+        small_fence(out->payload, len);
+    }
 }
 
 /* ---- payload memory: recycled buffers and the sink ---------------------- */
@@ -690,10 +749,156 @@ static void rx_account(struct uvfio_rx *rx, size_t n)
     rx->tail += n;
 }
 
+/* ---- fed bytes ------------------------------------------------------------ */
+
+/* Up to n fed bytes to where a recvmsg would have put them; how many. */
+static size_t fed_place(struct uvfio_rx *rx, const uint8_t *p, size_t n)
+{
+    struct iovec iov[3];
+    size_t done = 0, k;
+    int niov, i;
+
+    rx_iov(rx, iov, &niov);
+    for (i = 0; i < niov && done < n; i++) {
+        k = iov[i].iov_len < n - done ? iov[i].iov_len : n - done;
+        memcpy(iov[i].iov_base, p + done, k);
+        done += k;
+    }
+    rx_account(rx, done);
+    return done;
+}
+
+/* A fed read is all placed: its fds to the message of its last byte. */
+static int fed_fds(struct uvfio_rx *rx, int *fds, size_t n, bool trunc)
+{
+    if (!n && !trunc)
+        return 0;
+    return add_fds(rx, owner_of(rx, rx->pos - 1), fds, n, trunc);
+}
+
+/*
+ * The usual feed - one small request, alone, into an idle rx - kept whole
+ * for the next read, its payload already in the small buffer it will be
+ * handed out in (as rx_read_lone does for a read of its own).  false when
+ * the bytes are anything else.
+ */
+static bool fed_lone(struct uvfio_rx *rx, const uint8_t *p, size_t n)
+{
+    struct uvfio_wire_hdr h;
+    uint8_t *small;
+
+    if (n < UVFIO_HDR_SIZE || n > UVFIO_HDR_SIZE + RX_SMALL_CAP ||
+        rx->lone || rx->fed || rx->state != RX_BUFFERED ||
+        rx->head != rx->tail || rx->nbatches || rx->sink_armed || rx->exact)
+        return false;
+    memcpy(&h, p, sizeof(h));
+    if (h.size != n || uvfio_wire_check_hdr(&h, rx->max_size) < 0)
+        return false;
+    small = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+    if (!small)
+        return false;
+    rx->small = NULL;
+    small_unfence(small);
+    memcpy(small, p + UVFIO_HDR_SIZE, n - UVFIO_HDR_SIZE);
+    rx->lone_payload = small;
+    rx->lone_hdr = h;
+    rx->lone = true;
+    rx->pos += n;
+    rx->base += n;
+    rx->head = rx->tail = 0;
+    return true;
+}
+
+int uvfio_rx_feed(struct uvfio_rx *rx, const void *bytes, size_t n,
+                  int *fds, size_t nfds, unsigned int flags)
+{
+    bool trunc = flags & UVFIO_RX_FED_TRUNC;
+    const uint8_t *p = bytes;
+    struct fed_chunk *f;
+    size_t k;
+
+    if (rx->err || (!n && nfds) || nfds > UVFIO_MAX_FDS_LIMIT) {
+        uvfio_close_fds(fds, nfds);
+        return rx->err ? rx->err : -EINVAL;
+    }
+    /* What rx knew of the socket is stale: someone else read it. */
+    rx->drained = flags & UVFIO_RX_FED_DRAINED;
+    if (!nfds && !trunc && fed_lone(rx, p, n))
+        return 0;
+    /* Straight into place unless earlier bytes still wait. */
+    if (!rx->fed && n) {
+        k = fed_place(rx, p, n);
+        if (k == n) {
+            if (fed_fds(rx, fds, nfds, trunc) < 0)
+                return rx->err = -ENOMEM;
+            return 0;
+        }
+        p += k;
+        n -= k;
+    }
+    f = malloc(sizeof(*f) + nfds * sizeof(int) + n);
+    if (!f) {
+        uvfio_close_fds(fds, nfds);
+        return rx->err = -ENOMEM;
+    }
+    f->next = NULL;
+    f->len = n;
+    f->off = 0;
+    f->nfds = nfds;
+    f->trunc = trunc;
+    if (nfds)
+        memcpy(f->fds, fds, nfds * sizeof(int));
+    if (n)
+        memcpy((uint8_t *)(f->fds + nfds), p, n);
+    *rx->fed_tail = f;
+    rx->fed_tail = &f->next;
+    rx->fed_bytes += n;
+    return 0;
+}
+
+size_t uvfio_rx_fed_bytes(const struct uvfio_rx *rx)
+{
+    return rx->fed_bytes;
+}
+
+bool uvfio_rx_buffered(const struct uvfio_rx *rx)
+{
+    return rx->lone || rx->fed || uvfio_rx_partial(rx);
+}
+
+bool uvfio_rx_reading_big(const struct uvfio_rx *rx)
+{
+    return rx->state != RX_BUFFERED;
+}
+
+/* rx_fill's source while anything fed waits: 1, or -errno at the end. */
+static int fed_fill(struct uvfio_rx *rx)
+{
+    struct fed_chunk *f = rx->fed;
+    size_t k;
+    int r;
+
+    if (!f->len)
+        return -ECONNRESET;     /* (the chunk stays: so does the end) */
+    k = fed_place(rx, (uint8_t *)(f->fds + f->nfds) + f->off,
+                  f->len - f->off);
+    if (!k)
+        return -ENOBUFS;        /* cannot happen: rx_fill has room */
+    f->off += k;
+    rx->fed_bytes -= k;
+    if (f->off < f->len)
+        return 1;
+    r = fed_fds(rx, f->fds, f->nfds, f->trunc);
+    f->nfds = 0;                /* given away (or closed) */
+    fed_pop(rx);
+    return r < 0 ? -ENOMEM : 1;
+}
+
 static inline int rx_got(struct uvfio_rx *rx, struct msghdr *mh, ssize_t n,
                          size_t want);
 
-/* One recvmsg: 1 when bytes came, 0 on EAGAIN, -errno at the end. */
+/* One recvmsg: 1 when bytes came, 0 on EAGAIN, -errno at the end.  Fed
+ * bytes come first. */
 static int rx_fill(struct uvfio_rx *rx, int sock)
 {
     struct iovec iov[3];
@@ -702,6 +907,8 @@ static int rx_fill(struct uvfio_rx *rx, int sock)
     ssize_t n;
     int niov, flags;
 
+    if (rx->fed)
+        return fed_fill(rx);
     want = rx_iov(rx, iov, &niov);
     mh.msg_iovlen = (size_t)niov;
     if (rx->max_fds) {
@@ -870,10 +1077,25 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 
 int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 {
+    if (rx->lone && !rx->err) {
+        take_lone(rx, out);
+        /* 2 when a read would now find nothing, as rx_read_lone says. */
+        if (rx->drained && !rx->fed && !uvfio_rx_partial(rx)) {
+            rx->drained = false;
+            return 2;
+        }
+        return 1;
+    }
     if (rx->err || !rx->nonblock || rx->hangup ||
         rx->sock != sock || rx->state != RX_BUFFERED ||
-        rx->head != rx->tail || rx->nbatches || rx->sink_armed)
+        rx->head != rx->tail || rx->nbatches || rx->sink_armed || rx->fed)
         return uvfio_rx_read_wait(rx, sock, out);
+    /* A non-blocking socket known to be empty (as uvfio_rx_read): after
+     * the bytes fed until it was (server/ring.c). */
+    if (rx->drained && !rx->dontwait) {
+        rx->drained = false;
+        return 0;
+    }
     return rx_read_lone(rx, sock, out);
 }
 
@@ -889,7 +1111,7 @@ static __attribute__((noinline)) int rx_read(struct uvfio_rx *rx, int sock,
         r = rx_next(rx, out);
         if (r != 0)
             break;
-        if (rx->drained) {
+        if (rx->drained && !rx->fed) {
             rx->drained = false;
             return 0;
         }
@@ -906,11 +1128,15 @@ int uvfio_rx_read(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
 {
     if (rx->err)
         return rx->err;
+    if (rx->lone) {
+        take_lone(rx, out);
+        return 1;
+    }
     /* What a request/reply loop asks after each message: nothing is
      * buffered and the last read came back short - "nothing for now",
      * without the walk (which would come to the same answer). */
     if (rx->drained && rx->head == rx->tail && rx->state == RX_BUFFERED &&
-        rx->sock == sock) {
+        rx->sock == sock && !rx->fed) {
         rx->drained = false;
         return 0;
     }

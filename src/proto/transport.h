@@ -94,13 +94,55 @@ int uvfio_rx_read_wait(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
  * socket).  The shortcut is taken only when rx is idle (nothing
  * buffered, no message started, no sink armed) on a socket it has read
  * before, in dontwait mode or non-blocking (the server's: then 0 means
- * nothing came, as with uvfio_rx_read); every other case, and everything
- * else a read brings, goes the way of uvfio_rx_read_wait.
+ * nothing came, as with uvfio_rx_read, and a socket known to be empty -
+ * a short last read, or bytes fed with UVFIO_RX_FED_DRAINED - is not read
+ * at all); every other case, and everything else a read brings, goes the
+ * way of uvfio_rx_read_wait.
  */
 int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out);
 
 /* Whether a started message is waiting for more bytes (for idle timeouts). */
 bool uvfio_rx_partial(const struct uvfio_rx *rx);
+
+/*
+ * Bytes someone else read from rx's socket - the server's io_uring
+ * multishot receive (server/ring.c) - handed to rx as if its next recvmsg
+ * had returned them: the next reads hand out their messages before they
+ * read the socket again, so bytes fed and bytes read directly stay in
+ * stream order as long as every read by the other reader is fed before rx
+ * reads the socket itself.  One call is one read: `fds` are the
+ * SCM_RIGHTS fds that came with it (rx owns them from the call on, even
+ * on error) and belong, as for a read of rx's own, to the message that
+ * contains its last byte.  n == 0 is the end of the stream (no fds): a
+ * read that finds nothing else fed then returns -ECONNRESET.
+ *
+ * What does not fit rx's buffer is kept in a queue (uvfio_rx_fed_bytes),
+ * which the feeder is expected to bound: rx does not read the socket
+ * while it is not empty, so a feeder that stops feeding bounds it.
+ *
+ * flags: UVFIO_RX_FED_TRUNC - the kernel dropped fds (MSG_CTRUNC): the
+ * message is delivered with fds_truncated.  UVFIO_RX_FED_DRAINED - the
+ * feeder read the socket until it was empty and will feed what comes
+ * next, so once the fed bytes are handed out a read returns 0 without a
+ * recvmsg (as after a short read of its own).
+ *
+ * 0, or -errno: -ENOMEM (the stream is lost, and every read from then
+ * on says so: close it), -EINVAL (fds
+ * with the end of the stream), rx's sticky error once the stream is
+ * finished (the bytes are dropped).
+ */
+#define UVFIO_RX_FED_TRUNC      1u
+#define UVFIO_RX_FED_DRAINED    2u
+int uvfio_rx_feed(struct uvfio_rx *rx, const void *bytes, size_t n,
+                  int *fds, size_t nfds, unsigned int flags);
+/* Fed bytes waiting in the queue (not yet in rx's buffer). */
+size_t uvfio_rx_fed_bytes(const struct uvfio_rx *rx);
+/* Whether a read could hand something out without reading the socket:
+ * bytes buffered, a message started, or bytes or an end of stream fed. */
+bool uvfio_rx_buffered(const struct uvfio_rx *rx);
+/* Whether a message bigger than rx's buffer is being received (read
+ * into its own payload, or discarded). */
+bool uvfio_rx_reading_big(const struct uvfio_rx *rx);
 
 /*
  * The caller's poller says the socket is readable: the next uvfio_rx_read
