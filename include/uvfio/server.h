@@ -49,8 +49,11 @@ struct uvfio_server_opts {
  * DEFER_TASKRUN ring, Linux >= 6.1: a small request's round trip is
  * ~300 ns shorter than with epoll) and on epoll otherwise.  This flag, the
  * option --no-io-uring, or UVFIO_NO_IO_URING=1 in the environment ask for
- * epoll regardless.  The embedded loop (uvfio_server_fd + dispatch) is
- * always epoll.
+ * epoll regardless.  On the ring the server also reads its clients'
+ * requests inside the wait (multishot receives, Linux >= 6.0: one
+ * syscall per small request instead of two); UVFIO_NO_RING_RECV=1 in the
+ * environment has the ring poll the sockets instead.  The embedded loop
+ * (uvfio_server_fd + dispatch) is always epoll.
  */
 #define UVFIO_SERVER_NO_IO_URING    (1u << 0)
 

@@ -794,13 +794,15 @@ static bool fed_lone(struct uvfio_rx *rx, const uint8_t *p, size_t n)
     memcpy(&h, p, sizeof(h));
     if (h.size != n || uvfio_wire_check_hdr(&h, rx->max_size) < 0)
         return false;
-    small = rx->small ? rx->small : malloc(RX_SMALL_CAP);
-    if (!small)
-        return false;
-    rx->small = NULL;
-    small_unfence(small);
-    memcpy(small, p + UVFIO_HDR_SIZE, n - UVFIO_HDR_SIZE);
-    rx->lone_payload = small;
+    if (n > UVFIO_HDR_SIZE) {
+        small = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+        if (!small)
+            return false;
+        rx->small = NULL;
+        small_unfence(small);
+        memcpy(small, p + UVFIO_HDR_SIZE, n - UVFIO_HDR_SIZE);
+        rx->lone_payload = small;
+    }
     rx->lone_hdr = h;
     rx->lone = true;
     rx->pos += n;

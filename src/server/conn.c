@@ -666,6 +666,21 @@ void conn_read_twin(struct srv_conn *c)
     srv_wake(c->srv);
 }
 
+/* Input for c (or its twin) that the next conn_process must look at. */
+static void note_input(struct srv_conn *c, bool twin, uint32_t events)
+{
+    /* The ring's polls are edge-triggered: this event may be the only one
+     * for bytes that came after the last short read.  Bytes the ring read
+     * itself are in the receiver already, and the socket is empty. */
+    if (!(events & SRV_EV_FED))
+        uvfio_rx_note_readable(twin ? c->twin_rx : c->rx,
+                               events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+    if (twin)
+        c->twin_ready = true;
+    else
+        c->ready = true;
+}
+
 void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events)
 {
     if (c->closed)
@@ -675,15 +690,33 @@ void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events)
         conn_flush_locked(c, twin ? &c->twin : &c->out);
         pthread_mutex_unlock(&c->lock);
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-        /* The ring's polls are edge-triggered: this event may be the only
-         * one for bytes that came after the last short read. */
-        uvfio_rx_note_readable(twin ? c->twin_rx : c->rx,
-                               events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
-        if (twin)
-            c->twin_ready = true;
-        else
-            c->ready = true;
-    }
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        note_input(c, twin, events);
     conn_process(c);
+}
+
+void conn_note_event(struct srv_conn *c, bool twin, uint32_t events)
+{
+    if (c->closed)
+        return;
+    note_input(c, twin, events);
+    srv_wake(c->srv);
+}
+
+/* ---- input the ring read (ring_recv.c) ---------------------------------- */
+
+bool conn_feed(struct srv_conn *c, const void *p, size_t n, int *fds,
+               size_t nfds, bool trunc)
+{
+    /* An error stays in the receiver: the next read reports it. */
+    int r = uvfio_rx_feed(c->rx, p, n, fds, nfds, UVFIO_RX_FED_DRAINED |
+                          (trunc ? UVFIO_RX_FED_TRUNC : 0));
+
+    return r < 0 || uvfio_rx_fed_bytes(c->rx) || uvfio_rx_reading_big(c->rx);
+}
+
+bool conn_rx_idle(struct srv_conn *c)
+{
+    return !c->closed && !conn_dead(c) && !c->ready && !c->deferred &&
+           !uvfio_rx_buffered(c->rx);
 }

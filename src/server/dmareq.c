@@ -347,6 +347,14 @@ static int wait_inline(struct srv_conn *c, struct srv_dma_wait *w)
             conn_read_twin(c);
             continue;
         }
+        if (uvfio_rx_buffered(c->rx)) {
+            /* Input the ring read before this wait began (ring_recv.c) -
+             * the reply among it, perhaps - is not in the socket. */
+            read_main_inline(c, w);
+            inline_state(c, w, &s);
+            if (s.done || s.dead)
+                continue;
+        }
         pfd[0] = (struct pollfd){ c->out.fd,
                                   POLLIN | (s.out_pending ? POLLOUT : 0), 0 };
         pfd[1] = (struct pollfd){ c->twin.fd,
@@ -356,8 +364,10 @@ static int wait_inline(struct srv_conn *c, struct srv_dma_wait *w)
             continue;           /* EINTR or timeout: the top decides */
         if ((pfd[0].revents | pfd[1].revents) & POLLOUT)
             flush_both(c);
-        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            uvfio_rx_note_readable(c->rx, false);
             read_main_inline(c, w);
+        }
         if (c->twin.fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
             conn_read_twin(c);
     }

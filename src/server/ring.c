@@ -21,9 +21,13 @@
  * ring watches as one more fd.  uvfio_server_dispatch() (the embedded loop)
  * never uses the ring: there the caller's loop does the waiting.
  *
- * Client sockets get multishot polls: one CQE per arrival of data, none
- * while the socket stays readable.  That is enough because a connection
- * reads until the socket comes back short, and one that stops early (its
+ * A client's command socket is read by the ring itself, a multishot
+ * receive whose bytes go to the connection's receiver (ring_recv.c, which
+ * says how the two readers keep the stream in order); the twin socket,
+ * and a command socket that reads for itself for a while (a big message,
+ * a flood), get multishot polls: one CQE per arrival of data, none while
+ * the socket stays readable.  That is enough because a connection reads
+ * until the socket comes back short, and one that stops early (its
  * per-turn budget) says so through the wake eventfd.  The epoll fd gets a
  * one-shot poll re-armed after every epoll_wait, which makes it level-
  * triggered: a driver fd left readable fires again.
@@ -31,7 +35,10 @@
  * A CQE names a slot and that slot's generation, never a pointer: a poll
  * removed when its connection closed may still complete later (-ECANCELED,
  * or an event already posted), after the connection is freed or the slot
- * reused; a stale generation is simply ignored.
+ * reused; a stale generation is simply ignored.  Every CQE is taken as
+ * soon as it can be there (reap): the receives' bytes must reach their
+ * receivers at once, and a reply's outcome is kept until the connection's
+ * lock may be taken (tx_finish), since a reap may run under it.
  *
  * The kernel may have no io_uring (older than 6.1 for DEFER_TASKRUN,
  * io_uring_disabled, a seccomp filter in a container), or the process may
@@ -55,57 +62,42 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-#include "server_priv.h"
+#include "ring_priv.h"
 #include "util/log.h"
 
 #define RING_ENTRIES    64u
-/* user_data values that are not slots. */
-#define KEY_EPOLL       UINT64_MAX          /* the epoll fd's poll */
-#define KEY_CANCEL      (UINT64_MAX - 1)    /* a poll removal */
-#define KEY_TX          (1ull << 62)        /* | index in txs: a reply */
-#define RING_MAX_TX     32u                 /* replies per wait */
+/* Completions: room for every receive buffer's, every reply's and every
+ * slot's at once, so that none waits in the kernel's overflow list. */
+#define RING_CQ_ENTRIES 1024u
 
-struct ring_slot {
-    struct srv_tag *tag;    /* NULL: free */
-    int fd;
-    uint32_t gen;
-};
+static void reap(struct srv_ring *r, struct reap_out *out);
 
-struct srv_ring {
-    struct io_uring ring;
-    bool enabled;
-    bool active;            /* inside uvfio_server_run */
-    struct ring_slot *slots;
-    uint32_t nslots;
-    bool epoll_armed;
-    /* Replies the next wait sends (conn.c, "replies the ring sends"). */
-    struct ring_tx {
-        struct srv_conn *c;     /* NULL: forgotten */
-        struct srv_out *o;
-    } txs[RING_MAX_TX];
-    uint32_t ntx;
-};
-
-static uint64_t slot_key(const struct srv_ring *r, uint32_t i)
-{
-    return (uint64_t)r->slots[i].gen << 32 | i;
-}
-
-/* An SQE, submitting what is queued if the ring is full. */
-static struct io_uring_sqe *get_sqe(struct srv_ring *r)
+/*
+ * An SQE, submitting what is queued if the ring is full.  That submission
+ * may start a receive, which reads at once: the caller settles (reaps)
+ * before anything may read a socket, after it lets go of any lock.
+ */
+struct io_uring_sqe *ring_get_sqe(struct srv_ring *r)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 
     if (!sqe) {
         io_uring_submit(&r->ring);
+        r->unreaped = true;
         sqe = io_uring_get_sqe(&r->ring);
     }
     return sqe;
 }
 
-static int arm_slot(struct srv_ring *r, uint32_t i)
+void ring_settle(struct srv_ring *r)
 {
-    struct io_uring_sqe *sqe = get_sqe(r);
+    if (r->unreaped)
+        reap(r, NULL);
+}
+
+int ring_arm_poll(struct srv_ring *r, uint32_t i)
+{
+    struct io_uring_sqe *sqe = ring_get_sqe(r);
 
     if (!sqe)
         return -EBUSY;
@@ -113,6 +105,7 @@ static int arm_slot(struct srv_ring *r, uint32_t i)
      * (uvfio_rx_note_readable). */
     io_uring_prep_poll_multishot(sqe, r->slots[i].fd, POLLIN | POLLRDHUP);
     io_uring_sqe_set_data64(sqe, slot_key(r, i));
+    r->slots[i].mode = SLOT_POLL;
     return 0;
 }
 
@@ -123,7 +116,7 @@ static int arm_epoll(struct uvfio_server *srv)
 
     if (r->epoll_armed)
         return 0;
-    sqe = get_sqe(r);
+    sqe = ring_get_sqe(r);
     if (!sqe)
         return -EBUSY;
     io_uring_prep_poll_add(sqe, srv->epfd, POLLIN);
@@ -181,21 +174,37 @@ static int slot_alloc(struct srv_ring *r)
     return (int)i;
 }
 
-int srv_ring_watch(struct uvfio_server *srv, int fd, struct srv_tag *tag)
+/* (Under the connection's lock when there is one: no settling here.) */
+static int watch(struct srv_ring *r, int fd, struct srv_tag *tag)
 {
-    struct srv_ring *r = srv->ring;
-    int i = slot_alloc(r);
+    struct ring_slot *s;
+    int i = slot_alloc(r), ret;
 
     if (i < 0)
         return i;
-    r->slots[i].tag = tag;
-    r->slots[i].fd = fd;
-    if (arm_slot(r, (uint32_t)i) < 0) {
+    s = &r->slots[i];
+    s->tag = tag;
+    s->fd = fd;
+    s->mode = SLOT_NONE;
+    s->recv_ok = tag->kind == SRV_TAG_CONN;
+    if (s->recv_ok && r->recv.on)
+        ret = ring_arm_recv(r, (uint32_t)i);
+    else
+        ret = ring_arm_poll(r, (uint32_t)i);
+    if (ret < 0) {
         r->slots[i].tag = NULL;
         return -EBUSY;
     }
     tag->in_ring = true;
     return 0;
+}
+
+int srv_ring_watch(struct uvfio_server *srv, int fd, struct srv_tag *tag)
+{
+    int ret = watch(srv->ring, fd, tag);
+
+    ring_settle(srv->ring);
+    return ret;
 }
 
 static int find_fd(const struct srv_ring *r, int fd)
@@ -208,36 +217,35 @@ static int find_fd(const struct srv_ring *r, int fd)
     return -1;
 }
 
-/*
- * Submitted at once: the ring holds a reference to the socket's file, so
- * until the poll is gone a close() by the caller would not end the
- * connection for the peer.
- */
+/* The slot is free again; whatever its armed request still completes
+ * is stale from now on. */
 static void slot_release(struct srv_ring *r, uint32_t i)
 {
-    struct io_uring_sqe *sqe = get_sqe(r);
-
-    if (sqe) {
-        io_uring_prep_poll_remove(sqe, slot_key(r, i));
-        io_uring_sqe_set_data64(sqe, KEY_CANCEL);
-        io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
-        io_uring_submit(&r->ring);
-    }
+    ring_disarm(r, i);
     r->slots[i].tag->in_ring = false;
     r->slots[i].tag = NULL;
     r->slots[i].gen++;
 }
 
+/*
+ * The removal is submitted at once: the ring holds a reference to the
+ * socket's file, so until the request is gone a close() by the caller
+ * would not end the connection for the peer.  (Called under the
+ * connection's lock: the reap that follows takes none.)
+ */
 bool srv_ring_unwatch(struct uvfio_server *srv, int fd)
 {
+    struct srv_ring *r = srv->ring;
     int i;
 
-    if (!srv->ring)
+    if (!r)
         return false;
-    i = find_fd(srv->ring, fd);
+    i = find_fd(r, fd);
     if (i < 0)
         return false;
-    slot_release(srv->ring, (uint32_t)i);
+    slot_release(r, (uint32_t)i);
+    io_uring_submit(&r->ring);
+    reap(r, NULL);
     return true;
 }
 
@@ -276,10 +284,11 @@ static void conn_to_ring(struct uvfio_server *srv, struct srv_conn *c)
     for (k = 0; k < 2; k++) {
         if (outs[k]->fd < 0 || tags[k]->in_ring)
             continue;
-        if (srv_ring_watch(srv, outs[k]->fd, tags[k]) == 0)
+        if (watch(srv->ring, outs[k]->fd, tags[k]) == 0)
             to_epoll_locked(srv, outs[k], tags[k], true);
     }
     pthread_mutex_unlock(&c->lock);
+    ring_settle(srv->ring);
     /* Input that arrived before the ring was watching gets no CQE. */
     uvfio_rx_note_readable(c->rx, false);
     if (c->twin_rx)
@@ -288,6 +297,7 @@ static void conn_to_ring(struct uvfio_server *srv, struct srv_conn *c)
     srv_wake(srv);
 }
 
+/* (Its slots disarmed and reaped already: srv_ring_stop.) */
 static void conn_from_ring(struct uvfio_server *srv, struct srv_conn *c)
 {
     struct srv_out *outs[2] = { &c->out, &c->twin };
@@ -318,6 +328,7 @@ bool srv_ring_tx_add(struct uvfio_server *srv, struct srv_conn *c,
         return false;
     r->txs[r->ntx].c = c;
     r->txs[r->ntx].o = o;
+    r->txs[r->ntx].fin = false;
     r->ntx++;
     return true;
 }
@@ -378,17 +389,32 @@ static bool ring_tx_outstanding(const struct srv_ring *r)
     return false;
 }
 
-static void tx_done(struct srv_ring *r, uint64_t key, int res)
+/* A reply's outcome, kept for tx_finish (a reap may run under a lock). */
+static void tx_note(struct srv_ring *r, uint64_t key, int res)
 {
     uint32_t i = (uint32_t)(key & ~KEY_TX);
-    struct srv_conn *c;
 
-    if (i >= r->ntx || !(c = r->txs[i].c))
+    if (i >= r->ntx || !r->txs[i].c)
         return;
-    pthread_mutex_lock(&c->lock);
-    conn_rtx_done_locked(c, r->txs[i].o, res);
-    pthread_mutex_unlock(&c->lock);
-    r->txs[i].c = NULL;
+    r->txs[i].res = res;
+    r->txs[i].fin = true;
+}
+
+static void tx_finish(struct srv_ring *r)
+{
+    uint32_t i;
+
+    for (i = 0; i < r->ntx; i++) {
+        struct srv_conn *c = r->txs[i].c;
+
+        if (!c || !r->txs[i].fin)
+            continue;
+        pthread_mutex_lock(&c->lock);
+        conn_rtx_done_locked(c, r->txs[i].o, r->txs[i].res);
+        pthread_mutex_unlock(&c->lock);
+        r->txs[i].c = NULL;
+        r->txs[i].fin = false;
+    }
 }
 
 /* Send what is PENDING the usual way (the run is ending). */
@@ -414,7 +440,8 @@ static int ring_init(struct srv_ring *r, unsigned int extra)
 {
     struct io_uring_params p = {
         .flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                 extra,
+                 IORING_SETUP_CQSIZE | extra,
+        .cq_entries = RING_CQ_ENTRIES,
     };
 
     return io_uring_queue_init_params(RING_ENTRIES, &r->ring, &p);
@@ -452,6 +479,7 @@ void srv_ring_destroy(struct uvfio_server *srv)
     /* Cancels what is left and lets go of the files. */
     if (r->ring.ring_fd >= 0)
         io_uring_queue_exit(&r->ring);
+    ring_recv_teardown(r);
     free(r->slots);
     free(r);
     srv->ring = NULL;
@@ -460,8 +488,7 @@ void srv_ring_destroy(struct uvfio_server *srv)
 /* Whether this thread may submit: a NOP through the ring, waited for. */
 static int ring_probe(struct srv_ring *r)
 {
-    struct io_uring_sqe *sqe = get_sqe(r);
-    struct io_uring_cqe *cqe;
+    struct io_uring_sqe *sqe = ring_get_sqe(r);
     int ret;
 
     if (!sqe)
@@ -471,8 +498,7 @@ static int ring_probe(struct srv_ring *r)
     ret = io_uring_submit_and_wait(&r->ring, 1);
     if (ret < 0)
         return ret;
-    while (io_uring_peek_cqe(&r->ring, &cqe) == 0)
-        io_uring_cqe_seen(&r->ring, cqe);
+    reap(r, NULL);
     return 0;
 }
 
@@ -500,6 +526,7 @@ static int ring_claim(struct srv_ring *r)
         io_uring_queue_exit(&r->ring);
         r->ring.ring_fd = -1;       /* gone, should init fail */
         r->enabled = false;
+        r->recv.registered = false;
         ret = ring_init(r, 0);
         if (ret < 0)
             return ret;
@@ -507,7 +534,12 @@ static int ring_claim(struct srv_ring *r)
         r->epoll_armed = false;
         ret = ring_probe(r);
     }
-    return ret < 0 ? ret : 0;
+    if (ret < 0)
+        return ret;
+    /* (Again for a ring made anew: the buffers were registered with the
+     * old one.) */
+    ring_recv_setup(r);
+    return 0;
 }
 
 int srv_ring_start(struct uvfio_server *srv)
@@ -543,106 +575,158 @@ int srv_ring_start(struct uvfio_server *srv)
 void srv_ring_stop(struct uvfio_server *srv)
 {
     struct srv_ring *r = srv->ring;
+    struct io_uring_sqe *sqe;
     struct srv_dev *sd;
+    uint32_t i;
 
     if (!r || !r->active)
         return;
+    tx_finish(r);
     tx_settle_all(r);
-    for (sd = srv->devs; sd; sd = sd->next)
-        if (sd->conn)
-            conn_from_ring(srv, sd->conn);
+    /*
+     * First everything armed is removed while the slots still name their
+     * connections, so that what the receives read until then is fed to
+     * them; only then are the slots let go of.  The removals complete (and
+     * the requests let go of the sockets' files) only when the owner
+     * collects events; nobody will after this.
+     */
+    for (i = 0; i < r->nslots; i++)
+        if (r->slots[i].tag)
+            ring_disarm(r, i);
     if (r->epoll_armed) {
-        struct io_uring_sqe *sqe = get_sqe(r);
-
+        sqe = ring_get_sqe(r);
         if (sqe) {
             io_uring_prep_poll_remove(sqe, KEY_EPOLL);
             io_uring_sqe_set_data64(sqe, KEY_CANCEL);
         }
     }
-    /* The removals complete (and the polls let go of the sockets' files)
-     * only when the owner collects events; nobody will after this. */
     io_uring_submit_and_get_events(&r->ring);
-    io_uring_cq_advance(&r->ring, io_uring_cq_ready(&r->ring));
+    reap(r, NULL);
+    for (sd = srv->devs; sd; sd = sd->next)
+        if (sd->conn)
+            conn_from_ring(srv, sd->conn);
+    io_uring_submit_and_get_events(&r->ring);
+    reap(r, NULL);
+    tx_finish(r);
+    r->ntx = 0;
     r->epoll_armed = false;
+    r->epoll_fired = false;
     r->active = false;
     tl_ring = NULL;
 }
 
-/* A multishot poll that ended (the kernel may end one at any time). */
-static void slot_ended(struct srv_ring *r, uint32_t i)
+void ring_deliver(struct reap_out *out, struct srv_tag *tag, uint64_t key,
+                  uint32_t events)
 {
-    if (arm_slot(r, i) < 0)
-        uvfio_warn("server: cannot re-arm a client socket's poll");
+    if (out && out->n < out->max) {
+        out->evs[out->n++] = (struct srv_ring_event){
+            .tag = tag, .key = key, .events = events,
+        };
+        return;
+    }
+    /* No room, or no wait to return it: the connection is marked and the
+     * loop woken, as for work left over (conn_process). */
+    conn_note_event(tag->obj, tag->kind == SRV_TAG_TWIN, events);
 }
 
-static bool take_cqe(struct uvfio_server *srv, const struct io_uring_cqe *cqe,
-                     struct srv_ring_event *ev)
+static void take_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
+                     struct reap_out *out)
 {
-    struct srv_ring *r = srv->ring;
     uint64_t key = io_uring_cqe_get_data64(cqe);
-    uint32_t i = (uint32_t)key;
+    struct ring_slot *s;
 
     if (key == KEY_CANCEL)
-        return false;
-    if (key != KEY_EPOLL && (key & KEY_TX)) {
-        tx_done(r, key, cqe->res);
-        return false;
-    }
+        return;
     if (key == KEY_EPOLL) {
         r->epoll_armed = false;
-        ev->tag = NULL;
-        ev->events = 0;
-        return true;
+        if (out && out->n < out->max)
+            out->evs[out->n++] = (struct srv_ring_event){ .tag = NULL };
+        else
+            r->epoll_fired = true;
+        return;
     }
-    if (i >= r->nslots || !r->slots[i].tag || r->slots[i].gen != key >> 32)
-        return false;       /* its connection is gone */
-    if (!(cqe->flags & IORING_CQE_F_MORE))
-        slot_ended(r, i);
-    ev->tag = r->slots[i].tag;
-    ev->key = key;
+    if (key & KEY_TX) {
+        tx_note(r, key, cqe->res);
+        return;
+    }
+    if (key & KEY_RECV) {
+        ring_recv_cqe(r, cqe, out);
+        return;
+    }
+    s = key_slot(r, key);
+    /* Gone, or a poll replaced by a receive: its last words. */
+    if (!s || s->mode != SLOT_POLL)
+        return;
+    /* A multishot poll that ended (the kernel may end one at any time). */
+    if (!(cqe->flags & IORING_CQE_F_MORE) &&
+        ring_arm_poll(r, (uint32_t)(s - r->slots)) < 0)
+        uvfio_warn("server: cannot re-arm a client socket's poll");
     /* An error ending the poll: let the connection find out by reading. */
-    ev->events = cqe->res > 0 ? (uint32_t)cqe->res : EPOLLIN;
-    return true;
+    ring_deliver(out, s->tag, key,
+                 cqe->res > 0 ? (uint32_t)cqe->res : EPOLLIN);
+}
+
+/*
+ * Every completion there is, however many: a receive's bytes must reach
+ * their receiver before anyone reads its socket again (ring_recv.c).  An
+ * overflow (the CQ full) is flushed and taken too, and so is what a
+ * submission made while taking them (get_sqe) completed.
+ */
+static void reap(struct srv_ring *r, struct reap_out *out)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen;
+
+    do {
+        r->unreaped = false;
+        seen = 0;
+        io_uring_for_each_cqe(&r->ring, head, cqe) {
+            seen++;
+            take_cqe(r, cqe, out);
+        }
+        io_uring_cq_advance(&r->ring, seen);
+        if (io_uring_cq_has_overflow(&r->ring)) {
+            io_uring_get_events(&r->ring);
+            r->unreaped = true;
+        }
+    } while (r->unreaped || io_uring_cq_ready(&r->ring));
 }
 
 int srv_ring_wait(struct uvfio_server *srv, struct srv_ring_event *evs,
                   int max)
 {
     struct srv_ring *r = srv->ring;
-    struct io_uring_cqe *cqe;
-    unsigned head, seen = 0, ntx;
-    int n = 0, ret;
+    struct reap_out out = { .evs = evs, .max = max };
+    unsigned ntx;
+    int ret;
 
+    if (r->epoll_fired) {
+        /* It completed outside a wait: say so now. */
+        r->epoll_fired = false;
+        evs[out.n++] = (struct srv_ring_event){ .tag = NULL };
+    }
     ret = arm_epoll(srv);
     if (ret < 0)
         return ret;
     /* The replies complete inline as they are submitted, each with a CQE
-     * of its own: sleep until one more comes. */
+     * of its own: sleep until one more comes (unless there is an event
+     * already). */
     ntx = tx_prepare(r);
-    ret = io_uring_submit_and_wait(&r->ring, 1 + ntx);
+    ret = io_uring_submit_and_wait(&r->ring, (out.n ? 0 : 1) + ntx);
     if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY)
         return ret;
-    io_uring_for_each_cqe(&r->ring, head, cqe) {
-        if (n == max)
-            break;
-        seen++;
-        if (take_cqe(srv, cqe, &evs[n]))
-            n++;
-    }
-    io_uring_cq_advance(&r->ring, seen);
-    /* Every reply's outcome is in (a CQE left for the next turn is found
-     * by its index, which stays until then). */
+    reap(r, &out);
+    tx_finish(r);
+    /* Every reply's outcome is in. */
     if (!ring_tx_outstanding(r))
         r->ntx = 0;
-    return n;
+    return out.n;
 }
 
 bool srv_ring_event_live(const struct uvfio_server *srv,
                          const struct srv_ring_event *ev)
 {
-    const struct srv_ring *r = srv->ring;
-    uint32_t i = (uint32_t)ev->key;
+    struct ring_slot *s = key_slot(srv->ring, ev->key);
 
-    return i < r->nslots && r->slots[i].tag == ev->tag &&
-           r->slots[i].gen == ev->key >> 32;
+    return s && s->tag == ev->tag;
 }

@@ -370,8 +370,11 @@ static int dispatch_ring(struct uvfio_server *srv)
     for (i = 0; i < n && r >= 0; i++) {
         if (!evs[i].tag)
             r = handle_epoll(srv, 0);
-        else if (srv_ring_event_live(srv, &evs[i]))
+        else if (srv_ring_event_live(srv, &evs[i])) {
             handle_event(srv, evs[i].tag, evs[i].events);
+            if (srv_ring_event_live(srv, &evs[i]))
+                srv_ring_after_event(srv, &evs[i]);
+        }
     }
     dispatch_end(srv, outer);
     return r;

@@ -99,6 +99,10 @@ struct srv_ring_event {
     uint64_t key;
     uint32_t events;
 };
+/* In a client socket's events: the ring read the bytes and fed them to
+ * the receiver (ring_recv.c); the socket itself need not be read.  (A bit
+ * epoll never reports.) */
+#define SRV_EV_FED      (1u << 24)
 
 struct srv_conn;
 struct srv_dma_wait;
@@ -216,6 +220,16 @@ bool srv_on_dispatch_thread(const struct uvfio_server *srv);
 void srv_close_fd(int *fd);
 /* Test hook (not exported): shorten the DMA reply timeout. */
 void uvfio_server_set_dma_timeout(struct uvfio_server *srv, int ms);
+/* Test hook (not exported): what the run loop's ring has done so far,
+ * all zero without one (ring_recv.c). */
+struct srv_ring_counts {
+    uint64_t fed;           /* receives fed to their connections */
+    uint64_t to_poll;       /* connections sent to read for themselves */
+    uint64_t to_recv;       /* ... and given the ring's receive back */
+    uint64_t rearmed;       /* receives the kernel ended, armed again */
+};
+void uvfio_server_ring_counts(struct uvfio_server *srv,
+                              struct srv_ring_counts *out);
 
 /* ---- ring.c ------------------------------------------------------------ */
 /* At uvfio_server_create: 0, or -errno when there is no usable io_uring
@@ -244,6 +258,10 @@ void srv_ring_tx_forget(struct uvfio_server *srv, struct srv_out *o);
  * earlier event of the same batch). */
 bool srv_ring_event_live(const struct uvfio_server *srv,
                          const struct srv_ring_event *ev);
+/* After a live event was handled: a connection that reads for itself
+ * gets the ring's receive back once its receiver is idle (ring_recv.c). */
+void srv_ring_after_event(struct uvfio_server *srv,
+                          const struct srv_ring_event *ev);
 
 /* ---- devices.c --------------------------------------------------------- */
 /* Start or stop accepting on a device's listening socket. */
@@ -264,6 +282,17 @@ int srv_accept(struct uvfio_server *srv, int listen_fd);
 /* ---- conn.c ------------------------------------------------------------ */
 int conn_new(struct srv_dev *sd, int fd);
 void conn_handle_event(struct srv_conn *c, bool twin, uint32_t events);
+/* As conn_handle_event, but only marks the connection and wakes the loop
+ * (any context of the dispatch thread, even under the lock). */
+void conn_note_event(struct srv_conn *c, bool twin, uint32_t events);
+/* Bytes and fds the ring read from the command socket (ring_recv.c): to
+ * the receiver, which owns the fds from then on.  true when the ring
+ * should stop reading ahead: bytes wait beyond the receive buffer, or a
+ * message bigger than it is coming (or the stream is broken). */
+bool conn_feed(struct srv_conn *c, const void *p, size_t n, int *fds,
+               size_t nfds, bool trunc);
+/* Nothing buffered, parked or pending: the ring may read for it again. */
+bool conn_rx_idle(struct srv_conn *c);
 /* Handle buffered and deferred input, then tear down if it ended. */
 void conn_process(struct srv_conn *c);
 /* Tear the connection down (dispatch thread, not from inside its own

@@ -17,7 +17,13 @@
  *    for the peer at once;
  *  - it sends small replies itself as it goes to sleep, outside the
  *    connection's lock, so a large message another thread sends meanwhile
- *    must neither interleave with one nor be lost behind it.
+ *    must neither interleave with one nor be lost behind it;
+ *  - it reads the command sockets itself (ring_recv.c), so it must really
+ *    do so where it can, hand a big message or a flood back to the
+ *    connection's own reads and take over again after, all without losing
+ *    or reordering a byte, and serve a neighbour of a flooding client.
+ * meson.build registers the file a third time with UVFIO_NO_RING_RECV=1:
+ * the ring then polls the command sockets as it does the twin sockets.
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,7 +42,14 @@
 
 #include <uvfio/uvfio.h>
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #include "fixture.h"
+#include "server/server_priv.h"     /* uvfio_server_ring_counts */
 
 #define TRIES 20
 
@@ -247,6 +260,32 @@ static void test_replies_and_big_messages_from_a_thread(void **state)
     free(guest);
 }
 
+/* Whether this registration's server reads with the ring (test_env), not
+ * polls (UVFIO_NO_RING_RECV) or waits in epoll (UVFIO_NO_IO_URING).  The
+ * machines this runs on have the kernel for it (6.0 or later): a server
+ * that silently fell back to polling fails here. */
+static bool env_on(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static bool ring_receives(void)
+{
+    /* (Under valgrind the server always waits in epoll: ring.c.) */
+    return !env_on("UVFIO_NO_IO_URING") && !env_on("UVFIO_NO_RING_RECV") &&
+           !RUNNING_ON_VALGRIND;
+}
+
+static struct srv_ring_counts counts(struct fixture *fx)
+{
+    struct srv_ring_counts c;
+
+    uvfio_server_ring_counts(fx->srv, &c);
+    return c;
+}
+
 /* ---- one connection through run, dispatch, and run on another thread --- */
 
 struct runner {
@@ -331,10 +370,19 @@ static void test_connection_survives_loop_changes(void **state)
     assert_reads_rom(&tc);
     runner_stop(&r);
 
-    /* A run on another thread than the first: the ring is rebuilt there. */
+    /* A run on another thread than the first: the ring is rebuilt there;
+     * and each run reads with the ring again, the same ring or a new one
+     * (its buffers registered once per ring). */
     for (int i = 0; i < 3; i++) {
+        struct srv_ring_counts c0, c1;
+
         runner_start(&r, fx.srv, false);
+        c0 = counts(&fx);
         assert_reads_rom(&tc);
+        assert_reads_rom(&tc);
+        c1 = counts(&fx);
+        if (ring_receives())
+            assert_true(c1.fed > c0.fed);
         runner_stop(&r);
     }
     assert_int_equal(fx_count_fds(), fds);
@@ -349,6 +397,218 @@ static void test_connection_survives_loop_changes(void **state)
     assert_reads_rom(&tc);
     tc_close(&tc);
     runner_stop(&r);
+    fx_stop(&fx);
+}
+
+/* ---- the ring's own receive ---------------------------------------------- */
+
+/* Small requests one after the other: each is read by the ring. */
+static void test_ring_reads_requests(void **state)
+{
+    struct fixture *fx = *state;
+    struct srv_ring_counts before, after;
+    struct tclient tc;
+    int i;
+
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    before = counts(fx);
+    for (i = 0; i < 100; i++)
+        assert_reads_rom(&tc);
+    after = counts(fx);
+    if (ring_receives()) {
+        assert_true(after.fed - before.fed >= 100);
+        assert_int_equal(after.to_poll, before.to_poll);
+    } else {
+        assert_int_equal(after.fed, 0);
+    }
+    tc_close(&tc);
+}
+
+/*
+ * Messages bigger than the receive buffer are read by the connection
+ * itself (copying them out of the ring's buffers would cost a copy more);
+ * small ones after them by the ring again.  Every byte must arrive where
+ * it belongs whichever reader took it.
+ */
+static void test_big_messages_leave_the_ring_and_come_back(void **state)
+{
+    struct fixture *fx = *state;
+    struct srv_ring_counts before, after;
+    const uint32_t len = 200u << 10;
+    uint8_t *out = malloc(len), *back = malloc(len);
+    struct tclient tc;
+    int i;
+    uint32_t k;
+
+    assert_non_null(out);
+    assert_non_null(back);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    before = counts(fx);
+    for (i = 0; i < 5; i++) {
+        for (k = 0; k < len; k++)
+            out[k] = (uint8_t)(k * 7 + (uint32_t)i * 13 + (k >> 8));
+        assert_int_equal(tc_region_write(&tc, TD_DMABUF, 0, out, len), 0);
+        assert_reads_rom(&tc);
+        memset(back, 0, len);
+        assert_int_equal(tc_region_read(&tc, TD_DMABUF, 0, back, len), 0);
+        assert_memory_equal(back, out, len);
+        assert_reads_rom(&tc);
+    }
+    after = counts(fx);
+    if (ring_receives()) {
+        assert_true(after.to_poll - before.to_poll >= 5);
+        assert_true(after.to_recv - before.to_recv >= 5);
+        /* ... and the small requests after them were the ring's again. */
+        assert_true(after.fed - before.fed >= 15);
+    }
+    tc_close(&tc);
+    free(out);
+    free(back);
+}
+
+/* A client that floods posted writes, batched into big sends. */
+struct flooder {
+    struct tclient *tc;
+    atomic_bool stop;
+    uint32_t last;          /* the value of the last write sent */
+    int err;
+};
+
+#define FLOOD_BATCH 1024u
+
+static void *flood_main(void *arg)
+{
+    struct flooder *f = arg;
+    const size_t one = sizeof(struct uvfio_wire_hdr) +
+                       sizeof(struct uvfio_wire_region_rw) + 4;
+    uint8_t *batch = malloc(one * FLOOD_BATCH);
+    uint32_t v = 0, i;
+
+    if (!batch) {
+        f->err = -ENOMEM;
+        return NULL;
+    }
+    while (!atomic_load(&f->stop) && !f->err) {
+        for (i = 0; i < FLOOD_BATCH; i++) {
+            struct uvfio_wire_hdr h = {
+                .msg_id = (uint16_t)v, .cmd = UVFIO_CMD_REGION_WRITE,
+                .size = (uint32_t)one, .flags = UVFIO_HDR_NO_REPLY,
+            };
+            struct uvfio_wire_region_rw rw = { 0, TD_REGS, 4 };
+            uint8_t *p = batch + i * one;
+
+            v++;
+            memcpy(p, &h, sizeof(h));
+            memcpy(p + sizeof(h), &rw, sizeof(rw));
+            memcpy(p + sizeof(h) + sizeof(rw), &v, 4);
+        }
+        f->err = tc_send_bytes(f->tc, batch, one * FLOOD_BATCH);
+    }
+    f->last = v;
+    free(batch);
+    return NULL;
+}
+
+/*
+ * One client floods its device with posted writes while another keeps
+ * reading its own: the ring's buffers are shared, so the flood must
+ * neither starve the neighbour (ENOBUFS must come back) nor be read ahead
+ * without bound (it is handed back to the connection's own reads), and
+ * every write must land, in order: the register ends at the last value.
+ */
+static void test_flood_beside_a_neighbour(void **state)
+{
+    struct fixture fx;
+    struct tclient a, b;
+    struct srv_ring_counts c;
+    struct flooder f;
+    pthread_t t;
+    uint32_t reg = 0;
+    int i;
+
+    (void)state;
+    assert_int_equal(fx_start(&fx, NULL, 2, true), 0);
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.fd = a.twin = b.fd = b.twin = -1;
+    fx_client(&fx, 0, &a);
+    fx_client(&fx, 1, &b);
+    memset(&f, 0, sizeof(f));
+    f.tc = &a;
+    assert_int_equal(pthread_create(&t, NULL, flood_main, &f), 0);
+    for (i = 0; i < 300; i++)
+        assert_reads_rom(&b);
+    atomic_store(&f.stop, true);
+    pthread_join(t, NULL);
+    assert_int_equal(f.err, 0);
+    assert_true(f.last >= FLOOD_BATCH);
+    /* A request with a reply after the posted writes: they are all done. */
+    assert_int_equal(tc_region_read(&a, TD_REGS, 0, &reg, 4), 0);
+    assert_int_equal(reg, f.last);
+    c = counts(&fx);
+    print_message("flood: %u posted writes while the neighbour read 300 "
+                  "times; ring: %llu fed, %llu to poll, %llu back, %llu "
+                  "re-armed\n", f.last, (unsigned long long)c.fed,
+                  (unsigned long long)c.to_poll,
+                  (unsigned long long)c.to_recv,
+                  (unsigned long long)c.rearmed);
+    tc_close(&a);
+    tc_close(&b);
+    fx_stop(&fx);
+}
+
+/* One thread that runs the server twice: the second run is on the same
+ * ring, which must read for the connections again. */
+struct twice {
+    struct uvfio_server *srv;
+    atomic_int runs;
+    int result;
+};
+
+static void *twice_main(void *arg)
+{
+    struct twice *t = arg;
+
+    for (int k = 0; k < 2; k++) {
+        t->result |= uvfio_server_run(t->srv);
+        atomic_store(&t->runs, k + 1);
+    }
+    return NULL;
+}
+
+static void test_second_run_on_the_same_thread(void **state)
+{
+    struct srv_ring_counts c0, c1;
+    struct fixture fx;
+    struct tclient tc;
+    struct twice t = { 0 };
+    pthread_t th;
+
+    (void)state;
+    assert_int_equal(fx_start(&fx, NULL, 1, false), 0);
+    t.srv = fx.srv;
+    assert_int_equal(pthread_create(&th, NULL, twice_main, &t), 0);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(&fx, 0, &tc);
+    for (int k = 0; k < 2; k++) {
+        c0 = counts(&fx);
+        assert_reads_rom(&tc);
+        assert_reads_rom(&tc);
+        c1 = counts(&fx);
+        if (ring_receives())
+            assert_true(c1.fed >= c0.fed + 2);
+        uvfio_server_stop(fx.srv);
+        while (atomic_load(&t.runs) < k + 1)
+            usleep(1000);
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(t.result, 0);
+    tc_close(&tc);
     fx_stop(&fx);
 }
 
@@ -380,6 +640,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_side_close_reaches_peer,
                                         setup, teardown),
         cmocka_unit_test(test_replies_and_big_messages_from_a_thread),
+        cmocka_unit_test_setup_teardown(test_ring_reads_requests, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_big_messages_leave_the_ring_and_come_back, setup, teardown),
+        cmocka_unit_test(test_flood_beside_a_neighbour),
+        cmocka_unit_test(test_second_run_on_the_same_thread),
         cmocka_unit_test(test_connection_survives_loop_changes),
         cmocka_unit_test(test_flags_option),
     };

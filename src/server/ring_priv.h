@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server/ring_priv.h - what the run loop's ring (ring.c) and its receive
+ * side (ring_recv.c) share: the ring, its slots, and how a completion is
+ * told apart from another by its user_data.
+ */
+#ifndef UVFIO_SERVER_RING_PRIV_H
+#define UVFIO_SERVER_RING_PRIV_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "server_priv.h"
+
+/*
+ * user_data: a slot's completions carry the slot index (low 32 bits) and
+ * the slot's generation (bits 32-59), so a completion that comes after its
+ * connection is gone, or its slot reused, is recognised as stale; bit 61
+ * says a receive's, bit 62 a reply's (then the low bits index txs[]), and
+ * the two all-ones values are the epoll fd's poll and completions nobody
+ * waits for.
+ */
+#define KEY_EPOLL       UINT64_MAX          /* the epoll fd's poll */
+#define KEY_CANCEL      (UINT64_MAX - 1)    /* a removal, a probe */
+#define KEY_TX          (1ull << 62)        /* | index in txs: a reply */
+#define KEY_RECV        (1ull << 61)        /* | slot key: a receive */
+#define KEY_GEN_MASK    0x0fffffffu         /* the generation's bits */
+
+#define RING_MAX_TX     32u                 /* replies per wait */
+
+/* What a client socket's slot has armed. */
+enum slot_mode {
+    SLOT_NONE,          /* nothing (being let go of, or at its end) */
+    SLOT_POLL,          /* a multishot poll: the connection reads */
+    SLOT_RECV,          /* a multishot receive: the ring reads */
+};
+
+struct ring_slot {
+    struct srv_tag *tag;    /* NULL: free */
+    int fd;
+    uint32_t gen;
+    uint8_t mode;           /* enum slot_mode */
+    bool recv_ok;           /* a command socket: may be received into */
+};
+
+/* The receive side's buffers (ring_recv.c). */
+struct ring_recv {
+    bool on;                        /* the kernel has what it takes */
+    bool registered;                /* with the ring as it is now */
+    struct io_uring_buf_ring *br;   /* the provided-buffer ring */
+    uint8_t *bufs;                  /* RECV_NBUF buffers of RECV_BUF_SIZE */
+    struct msghdr tmpl;             /* a receive's control room */
+};
+
+struct srv_ring {
+    struct io_uring ring;
+    bool enabled;
+    bool active;            /* inside uvfio_server_run */
+    struct ring_slot *slots;
+    uint32_t nslots;
+    bool epoll_armed;
+    bool epoll_fired;       /* its poll completed outside a wait */
+    bool unreaped;          /* get_sqe submitted: completions may wait */
+    /* Replies the next wait sends (conn.c, "replies the ring sends"). */
+    struct ring_tx {
+        struct srv_conn *c;     /* NULL: forgotten */
+        struct srv_out *o;
+        int res;                /* the send's result, once `fin` */
+        bool fin;
+    } txs[RING_MAX_TX];
+    uint32_t ntx;
+    struct ring_recv recv;
+    struct srv_ring_counts counts;  /* written by the ring's thread only */
+};
+
+/* (A plain increment that another thread may read while it happens.) */
+#define RING_COUNT(r, field) \
+    __atomic_store_n(&(r)->counts.field, (r)->counts.field + 1, \
+                     __ATOMIC_RELAXED)
+
+/* Where reaped events go: the wait's array while it has room, otherwise
+ * (and outside a wait: out NULL) straight to their connections. */
+struct reap_out {
+    struct srv_ring_event *evs;
+    int max, n;
+};
+
+static inline uint64_t slot_key(const struct srv_ring *r, uint32_t i)
+{
+    return (uint64_t)(r->slots[i].gen & KEY_GEN_MASK) << 32 | i;
+}
+
+/* The live slot a completion's key names, or NULL when it is stale. */
+static inline struct ring_slot *key_slot(struct srv_ring *r, uint64_t key)
+{
+    uint32_t i = (uint32_t)key;
+
+    if (i >= r->nslots || !r->slots[i].tag ||
+        (r->slots[i].gen & KEY_GEN_MASK) != ((key >> 32) & KEY_GEN_MASK))
+        return NULL;
+    return &r->slots[i];
+}
+
+/* ring.c */
+struct io_uring_sqe *ring_get_sqe(struct srv_ring *r);
+int ring_arm_poll(struct srv_ring *r, uint32_t i);
+void ring_deliver(struct reap_out *out, struct srv_tag *tag, uint64_t key,
+                  uint32_t events);
+/* After anything that may have submitted: feed what completed. */
+void ring_settle(struct srv_ring *r);
+
+/* ring_recv.c */
+/* Set up (after the ring is enabled) and take down the buffers; recv.on
+ * says whether receives are used. */
+void ring_recv_setup(struct srv_ring *r);
+void ring_recv_teardown(struct srv_ring *r);
+/* Arm slot i's receive (its mode becomes SLOT_RECV). */
+int ring_arm_recv(struct srv_ring *r, uint32_t i);
+/* Remove what slot i has armed (its mode becomes SLOT_NONE). */
+void ring_disarm(struct srv_ring *r, uint32_t i);
+/* A receive's completion: its bytes fed, its buffer given back. */
+void ring_recv_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
+                   struct reap_out *out);
+
+#endif /* UVFIO_SERVER_RING_PRIV_H */
