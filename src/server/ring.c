@@ -32,10 +32,11 @@
  * one-shot poll re-armed after every epoll_wait, which makes it level-
  * triggered: a driver fd left readable fires again.
  *
- * A CQE names a slot and that slot's generation, never a pointer: a poll
- * removed when its connection closed may still complete later (-ECANCELED,
- * or an event already posted), after the connection is freed or the slot
- * reused; a stale generation is simply ignored.  Every CQE is taken as
+ * A CQE names a slot, that slot's generation and the arming it came from,
+ * never a pointer: a poll removed when its connection closed may still
+ * complete later (-ECANCELED, or an event already posted), after the
+ * connection is freed or the slot reused; a stale generation is simply
+ * ignored (ring_priv.h).  Every CQE is taken as
  * soon as it can be there (reap): the receives' bytes must reach their
  * receivers at once, and a reply's outcome is kept until the connection's
  * lock may be taken (tx_finish), since a reap may run under it.
@@ -163,6 +164,8 @@ static int slot_alloc(struct srv_ring *r)
     for (i = 0; i < r->nslots; i++)
         if (!r->slots[i].tag)
             return (int)i;
+    if (r->nslots > KEY_INDEX_MASK / 2)
+        return -ENOSPC;     /* (the keys' index bits) */
     n = r->nslots ? r->nslots * 2 : 8;
     grown = realloc(r->slots, n * sizeof(*grown));
     if (!grown)
@@ -596,7 +599,7 @@ void srv_ring_stop(struct uvfio_server *srv)
     if (r->epoll_armed) {
         sqe = ring_get_sqe(r);
         if (sqe) {
-            io_uring_prep_poll_remove(sqe, KEY_EPOLL);
+            io_uring_prep_cancel64(sqe, KEY_EPOLL, 0);  /* (ring_disarm) */
             io_uring_sqe_set_data64(sqe, KEY_CANCEL);
         }
     }
@@ -654,8 +657,8 @@ static void take_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
         return;
     }
     s = key_slot(r, key);
-    /* Gone, or a poll replaced by a receive: its last words. */
-    if (!s || s->mode != SLOT_POLL)
+    /* Gone, or a poll since removed: its last words. */
+    if (!s || s->mode != SLOT_POLL || !key_current(s, key))
         return;
     /* A multishot poll that ended (the kernel may end one at any time). */
     if (!(cqe->flags & IORING_CQE_F_MORE) &&

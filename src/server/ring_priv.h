@@ -14,18 +14,24 @@
 #include "server_priv.h"
 
 /*
- * user_data: a slot's completions carry the slot index (low 32 bits) and
- * the slot's generation (bits 32-59), so a completion that comes after its
- * connection is gone, or its slot reused, is recognised as stale; bit 61
- * says a receive's, bit 62 a reply's (then the low bits index txs[]), and
- * the two all-ones values are the epoll fd's poll and completions nobody
- * waits for.
+ * user_data: a slot's completions carry the slot index (bits 0-23), the
+ * slot's generation (bits 40-59: a completion that comes after its
+ * connection is gone, or its slot reused, is stale) and which of the
+ * slot's armings it belongs to (bits 24-39: a request removed when the
+ * slot changed from poll to receive or back may still complete, and must
+ * not be taken for the one armed now - though a receive's bytes are the
+ * connection's whichever arming read them); bit 61 says a receive's, bit
+ * 62 a reply's (then the low bits index txs[]), and the two all-ones
+ * values are the epoll fd's poll and completions nobody waits for.
  */
 #define KEY_EPOLL       UINT64_MAX          /* the epoll fd's poll */
 #define KEY_CANCEL      (UINT64_MAX - 1)    /* a removal, a probe */
 #define KEY_TX          (1ull << 62)        /* | index in txs: a reply */
 #define KEY_RECV        (1ull << 61)        /* | slot key: a receive */
-#define KEY_GEN_MASK    0x0fffffffu         /* the generation's bits */
+#define KEY_INDEX_MASK  0xffffffu           /* slots: at most 2^24 */
+#define KEY_ARM_SHIFT   24
+#define KEY_GEN_SHIFT   40
+#define KEY_GEN_MASK    0xfffffu
 
 #define RING_MAX_TX     32u                 /* replies per wait */
 
@@ -39,7 +45,8 @@ enum slot_mode {
 struct ring_slot {
     struct srv_tag *tag;    /* NULL: free */
     int fd;
-    uint32_t gen;
+    uint32_t gen;           /* bumped as the slot is let go of */
+    uint16_t arm;           /* bumped as what is armed is removed */
     uint8_t mode;           /* enum slot_mode */
     bool recv_ok;           /* a command socket: may be received into */
 };
@@ -86,20 +93,31 @@ struct reap_out {
     int max, n;
 };
 
+/* The key of what slot i arms now. */
 static inline uint64_t slot_key(const struct srv_ring *r, uint32_t i)
 {
-    return (uint64_t)(r->slots[i].gen & KEY_GEN_MASK) << 32 | i;
+    return (uint64_t)(r->slots[i].gen & KEY_GEN_MASK) << KEY_GEN_SHIFT |
+           (uint64_t)r->slots[i].arm << KEY_ARM_SHIFT | i;
 }
 
-/* The live slot a completion's key names, or NULL when it is stale. */
+/* The live slot a completion's key names (whatever arming it came
+ * from), or NULL when its connection is gone. */
 static inline struct ring_slot *key_slot(struct srv_ring *r, uint64_t key)
 {
-    uint32_t i = (uint32_t)key;
+    uint32_t i = (uint32_t)(key & KEY_INDEX_MASK);
 
     if (i >= r->nslots || !r->slots[i].tag ||
-        (r->slots[i].gen & KEY_GEN_MASK) != ((key >> 32) & KEY_GEN_MASK))
+        (r->slots[i].gen & KEY_GEN_MASK) !=
+        ((key >> KEY_GEN_SHIFT) & KEY_GEN_MASK))
         return NULL;
     return &r->slots[i];
+}
+
+/* Whether a live slot's completion comes from what it has armed now. */
+static inline bool key_current(const struct ring_slot *s, uint64_t key)
+{
+    return s->mode != SLOT_NONE &&
+           (uint16_t)(key >> KEY_ARM_SHIFT) == s->arm;
 }
 
 /* ring.c */

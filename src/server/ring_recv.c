@@ -160,14 +160,17 @@ void ring_disarm(struct srv_ring *r, uint32_t i)
         return;
     sqe = ring_get_sqe(r);
     if (sqe) {
-        if (s->mode == SLOT_RECV)
-            io_uring_prep_cancel64(sqe, slot_key(r, i) | KEY_RECV, 0);
-        else
-            io_uring_prep_poll_remove(sqe, slot_key(r, i));
+        /* An ASYNC_CANCEL, not a POLL_REMOVE, for a poll too: a remove
+         * fails (-EALREADY) while an event of the poll waits to be run as
+         * task work - as one does whenever data came in the same turn - and
+         * leaves the poll armed for good. */
+        io_uring_prep_cancel64(sqe, slot_key(r, i) |
+                               (s->mode == SLOT_RECV ? KEY_RECV : 0), 0);
         io_uring_sqe_set_data64(sqe, KEY_CANCEL);
         io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
     }
     s->mode = SLOT_NONE;
+    s->arm++;               /* what it still completes is not current */
 }
 
 /* From the ring's receive to a poll: the connection reads for itself. */
@@ -204,8 +207,10 @@ void uvfio_server_ring_counts(struct uvfio_server *srv,
     const struct srv_ring_counts *c = srv->ring ? &srv->ring->counts : NULL;
 
     memset(out, 0, sizeof(*out));
+    out->ring_fd = -1;
     if (!c)
         return;
+    out->ring_fd = srv->ring->ring.ring_fd;
     out->fed = __atomic_load_n(&c->fed, __ATOMIC_RELAXED);
     out->to_poll = __atomic_load_n(&c->to_poll, __ATOMIC_RELAXED);
     out->to_recv = __atomic_load_n(&c->to_recv, __ATOMIC_RELAXED);
@@ -311,7 +316,7 @@ void ring_recv_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
     }
     /* What is armed now is not this receive's business unless it is
      * still the one armed. */
-    if (!s || s->mode != SLOT_RECV)
+    if (!s || s->mode != SLOT_RECV || !key_current(s, key))
         return;
     i = (uint32_t)(s - r->slots);
     if (!more)

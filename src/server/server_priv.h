@@ -227,6 +227,8 @@ struct srv_ring_counts {
     uint64_t to_poll;       /* connections sent to read for themselves */
     uint64_t to_recv;       /* ... and given the ring's receive back */
     uint64_t rearmed;       /* receives the kernel ended, armed again */
+    int ring_fd;            /* the ring's fd (its fdinfo lists what is
+                               armed), -1 without one */
 };
 void uvfio_server_ring_counts(struct uvfio_server *srv,
                               struct srv_ring_counts *out);

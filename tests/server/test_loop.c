@@ -402,6 +402,54 @@ static void test_connection_survives_loop_changes(void **state)
 
 /* ---- the ring's own receive ---------------------------------------------- */
 
+/*
+ * Requests the kernel holds armed on the ring, from its fdinfo
+ * ("PollList:", one line per request waiting on a file) - what no count
+ * of ours can show: a removal the kernel refused leaves a request behind
+ * that runs on every wake-up of its socket from then on.  (A POLL_REMOVE
+ * is refused while the poll's event waits to be run; these accumulated by
+ * the thousand with the mode switches before ring_disarm cancelled.)
+ */
+static int ring_armed(struct fixture *fx)
+{
+    struct srv_ring_counts c = counts(fx);
+    char path[64], line[256];
+    bool in_list = false;
+    int n = 0;
+    FILE *f;
+
+    if (c.ring_fd < 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", c.ring_fd);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, "PollList:", 9))
+            in_list = true;
+        else if (in_list && strstr(line, "op="))
+            n++;
+        else if (in_list && line[0] != ' ')
+            in_list = false;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Wait (2 s at most) for the ring to hold at most `n` requests: the
+ * loop takes the removals of a turn in its next wait. */
+static void assert_armed_at_most(struct fixture *fx, int n)
+{
+    int i, got = 0;
+
+    for (i = 0; i < 200; i++) {
+        got = ring_armed(fx);
+        if (got <= n)
+            return;
+        usleep(10000);
+    }
+    fail_msg("the ring holds %d requests, expected at most %d", got, n);
+}
+
 /* Small requests one after the other: each is read by the ring. */
 static void test_ring_reads_requests(void **state)
 {
@@ -465,8 +513,55 @@ static void test_big_messages_leave_the_ring_and_come_back(void **state)
         /* ... and the small requests after them were the ring's again. */
         assert_true(after.fed - before.fed >= 15);
     }
+    /* What every switch removed is gone: the connection's one request
+     * and the epoll fd's poll. */
+    assert_armed_at_most(fx, 2);
     tc_close(&tc);
     free(out);
+    free(back);
+}
+
+/*
+ * Big posted writes back to back: the connection switches between its
+ * own reads (each message is bigger than the receive buffer) and the
+ * ring's receive (idle between two of them) while the next one is
+ * already arriving - when a removal can be refused - and nothing it
+ * removed may stay armed.
+ */
+static void test_big_posted_writes_leave_nothing_armed(void **state)
+{
+    struct fixture *fx = *state;
+    const uint32_t len = 96u << 10;
+    const size_t one = sizeof(struct uvfio_wire_hdr) +
+                       sizeof(struct uvfio_wire_region_rw) + len;
+    uint8_t *msg = malloc(one), *back = malloc(len);
+    struct tclient tc;
+    int i;
+
+    assert_non_null(msg);
+    assert_non_null(back);
+    memset(&tc, 0, sizeof(tc));
+    tc.fd = tc.twin = -1;
+    fx_client(fx, 0, &tc);
+    for (i = 0; i < 300; i++) {
+        struct uvfio_wire_hdr h = {
+            .msg_id = (uint16_t)i, .cmd = UVFIO_CMD_REGION_WRITE,
+            .size = (uint32_t)one, .flags = UVFIO_HDR_NO_REPLY,
+        };
+        struct uvfio_wire_region_rw rw = { 0, TD_DMABUF, len };
+
+        memcpy(msg, &h, sizeof(h));
+        memcpy(msg + sizeof(h), &rw, sizeof(rw));
+        memset(msg + sizeof(h) + sizeof(rw), i, len);
+        assert_int_equal(tc_send_bytes(&tc, msg, one), 0);
+    }
+    assert_int_equal(tc_region_read(&tc, TD_DMABUF, 0, back, len), 0);
+    for (i = 0; i < (int)len; i++)
+        if (back[i] != (uint8_t)299)
+            fail_msg("byte %d is %u, not the last write's", i, back[i]);
+    assert_armed_at_most(fx, 2);
+    tc_close(&tc);
+    free(msg);
     free(back);
 }
 
@@ -549,6 +644,7 @@ static void test_flood_beside_a_neighbour(void **state)
     /* A request with a reply after the posted writes: they are all done. */
     assert_int_equal(tc_region_read(&a, TD_REGS, 0, &reg, 4), 0);
     assert_int_equal(reg, f.last);
+    assert_armed_at_most(&fx, 3);
     c = counts(&fx);
     print_message("flood: %u posted writes while the neighbour read 300 "
                   "times; ring: %llu fed, %llu to poll, %llu back, %llu "
@@ -644,6 +740,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_big_messages_leave_the_ring_and_come_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_big_posted_writes_leave_nothing_armed, setup, teardown),
         cmocka_unit_test(test_flood_beside_a_neighbour),
         cmocka_unit_test(test_second_run_on_the_same_thread),
         cmocka_unit_test(test_connection_survives_loop_changes),
