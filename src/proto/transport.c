@@ -870,7 +870,15 @@ bool uvfio_rx_buffered(const struct uvfio_rx *rx)
 
 bool uvfio_rx_reading_big(const struct uvfio_rx *rx)
 {
-    return rx->state != RX_BUFFERED;
+    struct uvfio_wire_hdr h;
+
+    if (rx->state != RX_BUFFERED)
+        return true;
+    /* Or about to: the header of one is in. */
+    if (rx->tail - rx->head < sizeof(h))
+        return false;
+    memcpy(&h, rx->buf + rx->head, sizeof(h));
+    return h.size > RX_BUF_SIZE;
 }
 
 /* rx_fill's source while anything fed waits: 1, or -errno at the end. */

@@ -141,7 +141,7 @@ size_t uvfio_rx_fed_bytes(const struct uvfio_rx *rx);
  * bytes buffered, a message started, or bytes or an end of stream fed. */
 bool uvfio_rx_buffered(const struct uvfio_rx *rx);
 /* Whether a message bigger than rx's buffer is being received (read
- * into its own payload, or discarded). */
+ * into its own payload, or discarded), or is next: its header is in. */
 bool uvfio_rx_reading_big(const struct uvfio_rx *rx);
 
 /*

@@ -25,9 +25,9 @@
  *
  * Read-ahead.  The socket buffer no longer holds a client back while the
  * ring reads for it, so a connection that has more fed than its receive
- * buffer holds, or is in the middle of a message bigger than that buffer
+ * buffer holds, or has a message bigger than that buffer under way
  * (a 64 MiB MIG_DATA_WRITE is better read straight into its payload than
- * copied out of 16 KiB buffers), goes back to a poll (conn_feed says so);
+ * copied out of 8 KiB buffers), goes back to a poll (conn_feed says so);
  * it gets its receive again once its receiver is idle
  * (srv_ring_after_event).  So a flooding client costs at most one reap's
  * worth of buffers (RECV_NBUF x RECV_BUF_SIZE) beyond its receive buffer.
@@ -49,8 +49,11 @@
 #include "ring_priv.h"
 #include "util/log.h"
 
-#define RECV_NBUF       64u             /* a power of two */
-#define RECV_BUF_SIZE   (16u << 10)
+/* 256 KiB for the server: a small request needs one buffer (a 4 KiB
+ * REGION_WRITE fits with the control room), a big message reads at most
+ * this much ahead before its connection reads for itself. */
+#define RECV_NBUF       32u             /* a power of two */
+#define RECV_BUF_SIZE   (8u << 10)
 #define RECV_BGID       0
 
 static bool recv_disabled(void)

@@ -610,6 +610,17 @@ static void test_queue_large(void **state)
     uvfio_msg_free(&m);
     assert_false(uvfio_rx_reading_big(rx));
     expect(rx, sv[1], 61, 17, 0);
+
+    /* a big one is under way as soon as its header is in, before any
+     * read has looked at it (the ring stops reading ahead then) */
+    assert_int_equal(uvfio_rx_feed(rx, s, 20, NULL, 0, 0), 0);
+    assert_true(uvfio_rx_reading_big(rx));
+    assert_int_equal(uvfio_rx_feed(rx, s + 20, total - 20, NULL, 0, 0), 0);
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 1);
+    check_msg(&m, 60, len, 0);
+    uvfio_msg_free(&m);
+    expect(rx, sv[1], 61, 17, 0);
+    assert_false(uvfio_rx_reading_big(rx));
     free(s);
     teardown_pair(rx, sv);
 }
