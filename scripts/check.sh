@@ -10,6 +10,10 @@ cd "$(dirname "$0")/.."
 # when this is set: slow, and its helper's pipes show up among the fds the
 # tests count.
 unset DEBUGINFOD_URLS
+# Without a gdbserver a valgrind that is killed (a test's server at its
+# end) leaves no /tmp/vgdb-pipe-* files behind: a make check left
+# hundreds.
+export VALGRIND_OPTS="--vgdb=no${VALGRIND_OPTS:+ $VALGRIND_OPTS}"
 
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
