@@ -43,6 +43,9 @@ int tc_connect(struct tclient *tc, const char *path)
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     int fd, r;
 
+    /* Closable whatever happens below (tc_attach sets it up again). */
+    memset(tc, 0, sizeof(*tc));
+    tc->fd = tc->twin = -1;
     snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)

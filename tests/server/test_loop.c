@@ -89,8 +89,6 @@ static void test_half_message_then_eof(void **state)
     int i;
 
     for (i = 0; i < TRIES; i++) {
-        memset(&tc, 0, sizeof(tc));
-        tc.fd = tc.twin = -1;
         fx_client(fx, 0, &tc);
         assert_int_equal(tc_send_bytes(&tc, &h, 10), 0);
         assert_int_equal(shutdown(tc.fd, SHUT_WR), 0);
@@ -101,8 +99,6 @@ static void test_half_message_then_eof(void **state)
     }
     /* ... and before VERSION, the bytes racing the accept itself. */
     for (i = 0; i < TRIES; i++) {
-        memset(&tc, 0, sizeof(tc));
-        tc.fd = tc.twin = -1;
         assert_int_equal(tc_connect(&tc, fx->path[0]), 0);
         assert_int_equal(tc_send_bytes(&tc, &h, 10), 0);
         assert_int_equal(shutdown(tc.fd, SHUT_WR), 0);
@@ -110,8 +106,6 @@ static void test_half_message_then_eof(void **state)
             fail_msg("try %d: an unnegotiated client was never dropped", i);
         tc_close(&tc);
     }
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     assert_reads_rom(&tc);
     tc_close(&tc);
@@ -137,8 +131,6 @@ static void test_burst_with_fds(void **state)
     fd = memfd_create("loop-burst", MFD_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, PAGE * N), 0);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     for (round = 0; round < 4; round++) {
         for (i = 0; i < N; i++) {
@@ -168,8 +160,6 @@ static void test_server_side_close_reaches_peer(void **state)
     struct uvfio_wire_hdr h = { 1, UVFIO_CMD_REGION_READ, 8, 0, 0 };
     struct tclient tc;
 
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     assert_reads_rom(&tc);
     assert_int_equal(tc_send_bytes(&tc, &h, sizeof(h)), 0);   /* size 8 */
@@ -226,8 +216,6 @@ static void test_replies_and_big_messages_from_a_thread(void **state)
     for (size_t i = 0; i < DMA_LEN; i++)
         w.src[i] = (uint8_t)(i * 7 + (i >> 11));
     assert_int_equal(fx_start(&fx, &opts, 1, true), 0);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     assert_int_equal(tc_connect(&tc, fx.path[0]), 0);
     tc.max_xfer = DMA_XFER;
     assert_int_equal(tc_hello(&tc, false, false), 0);
@@ -351,8 +339,6 @@ static void test_connection_survives_loop_changes(void **state)
 
     (void)state;
     assert_int_equal(fx_start(&fx, NULL, 1, false), 0);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
 
     runner_start(&r, fx.srv, false);
     fx_client(&fx, 0, &tc);
@@ -391,8 +377,6 @@ static void test_connection_survives_loop_changes(void **state)
     runner_start(&r, fx.srv, false);
     tc_close(&tc);
     assert_true(fx_wait_open(fx.td[0].dev, 0, 2000));
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(&fx, 0, &tc);
     assert_reads_rom(&tc);
     tc_close(&tc);
@@ -458,8 +442,6 @@ static void test_ring_reads_requests(void **state)
     struct tclient tc;
     int i;
 
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     before = counts(fx);
     for (i = 0; i < 100; i++)
@@ -492,8 +474,6 @@ static void test_big_messages_leave_the_ring_and_come_back(void **state)
 
     assert_non_null(out);
     assert_non_null(back);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     before = counts(fx);
     for (i = 0; i < 5; i++) {
@@ -540,8 +520,6 @@ static void test_big_posted_writes_leave_nothing_armed(void **state)
 
     assert_non_null(msg);
     assert_non_null(back);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(fx, 0, &tc);
     for (i = 0; i < 300; i++) {
         struct uvfio_wire_hdr h = {
@@ -627,9 +605,6 @@ static void test_flood_beside_a_neighbour(void **state)
 
     (void)state;
     assert_int_equal(fx_start(&fx, NULL, 2, true), 0);
-    memset(&a, 0, sizeof(a));
-    memset(&b, 0, sizeof(b));
-    a.fd = a.twin = b.fd = b.twin = -1;
     fx_client(&fx, 0, &a);
     fx_client(&fx, 1, &b);
     memset(&f, 0, sizeof(f));
@@ -688,8 +663,6 @@ static void test_second_run_on_the_same_thread(void **state)
     assert_int_equal(fx_start(&fx, NULL, 1, false), 0);
     t.srv = fx.srv;
     assert_int_equal(pthread_create(&th, NULL, twice_main, &t), 0);
-    memset(&tc, 0, sizeof(tc));
-    tc.fd = tc.twin = -1;
     fx_client(&fx, 0, &tc);
     for (int k = 0; k < 2; k++) {
         c0 = counts(&fx);
