@@ -24,6 +24,17 @@ void *__wrap_calloc(size_t n, size_t size)
     return __real_calloc(n, size);
 }
 
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
+int malloc_fail_in;
+
+void *__wrap_malloc(size_t size)
+{
+    if (malloc_fail_in && --malloc_fail_in == 0)
+        return NULL;
+    return __real_malloc(size);
+}
+
 int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");

@@ -2,7 +2,8 @@
 /*
  * tests/proto/putil.h - what the transport, queue and receiver tests
  * (transport, zerocopy, hotpath) share: socketpairs with small buffers, patterned bytes, an fd
- * count, and a calloc that fails on demand (link with -Wl,--wrap=calloc).
+ * count, and a calloc and a malloc that fail on demand (link with
+ * -Wl,--wrap=calloc,--wrap=malloc).
  */
 #ifndef TESTS_PROTO_PUTIL_H
 #define TESTS_PROTO_PUTIL_H
@@ -12,6 +13,8 @@
 
 /* The calloc-th call from now fails (1: the next one); 0: none. */
 extern int calloc_fail_in;
+/* The same for malloc (link with -Wl,--wrap=malloc too). */
+extern int malloc_fail_in;
 
 /* Open fds of this process. */
 int count_fds(void);

@@ -1108,6 +1108,55 @@ static void test_oversize(void **state)
 /* ---- 9: freed with things pending ----------------------------------------- */
 
 /*
+ * Out of memory.  A read that must wait in the queue and finds no memory
+ * loses the stream: the feed says -ENOMEM, closes the fds it was given,
+ * and every read from then on says so too.  A lone request whose small
+ * buffer cannot be had takes the general way instead, and nothing is lost.
+ */
+static void test_out_of_memory(void **state)
+{
+    size_t total = 100u << 10, n = 0;
+    uint8_t *b = malloc(total + 64), one[64];
+    int sv[2], p[2], fds0 = count_fds();
+    struct uvfio_rx *rx;
+    struct uvfio_msg m;
+    uint16_t id = 0;
+
+    (void)state;
+    assert_non_null(b);
+    rx = setup(sv, 4096, 4096, 4);
+    while (n + 16 + 20 <= total)
+        n += put_msg(b + n, id++, 20);
+    assert_int_equal(pipe(p), 0);
+    malloc_fail_in = 1;
+    assert_int_equal(uvfio_rx_feed(rx, b, n, p, 2, UVFIO_RX_FED_DRAINED),
+                     -ENOMEM);
+    malloc_fail_in = 0;
+    assert_int_equal(count_fds(), fds0 + 2);        /* sv only */
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), -ENOMEM);
+    assert_int_equal(uvfio_rx_read_one(rx, sv[1], &m), -ENOMEM);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(uvfio_rx_feed(rx, one, put_msg(one, 1, 4), p, 2, 0),
+                     -ENOMEM);
+    assert_int_equal(count_fds(), fds0 + 2);
+    teardown_pair(rx, sv);
+
+    /* the lone fast path without memory for its buffer: the slow way */
+    rx = setup(sv, 4096, 4096, 4);
+    malloc_fail_in = 1;
+    assert_int_equal(uvfio_rx_feed(rx, one, put_msg(one, 7, 9), NULL, 0,
+                                   UVFIO_RX_FED_DRAINED), 0);
+    malloc_fail_in = 0;
+    assert_int_equal(uvfio_rx_read(rx, sv[1], &m), 1);
+    check_msg(&m, 7, 9, 0);
+    uvfio_msg_free(&m);
+    expect_none(rx, sv[1]);
+    teardown_pair(rx, sv);
+    free(b);
+    assert_int_equal(count_fds(), fds0);
+}
+
+/*
  * rx freed with fds in every place they can wait: attributed to a
  * message not handed out, in a queued chunk, and behind the end of the
  * stream; and with a big message half-assembled.  Nothing leaks (counted
@@ -1185,6 +1234,7 @@ int main(void)
         cmocka_unit_test(test_eof_queued_and_partial),
         cmocka_unit_test(test_oversize),
         cmocka_unit_test(test_free_pending),
+        cmocka_unit_test(test_out_of_memory),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
