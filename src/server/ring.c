@@ -128,10 +128,8 @@ static int arm_epoll(struct uvfio_server *srv)
 
 static bool ring_disabled(const struct uvfio_server *srv)
 {
-    const char *env = getenv("UVFIO_NO_IO_URING");
-
     if ((srv->opts.flags & UVFIO_SERVER_NO_IO_URING) ||
-        (env && *env && strcmp(env, "0") != 0))
+        ring_env_on("UVFIO_NO_IO_URING"))
         return true;
     /* valgrind (3.19) does not know io_uring_enter can sleep: the thread
      * waiting in it keeps valgrind's big lock and every other thread of
@@ -618,8 +616,8 @@ void srv_ring_stop(struct uvfio_server *srv)
     tl_ring = NULL;
 }
 
-void ring_deliver(struct reap_out *out, struct srv_tag *tag, uint64_t key,
-                  uint32_t events)
+void ring_deliver(struct srv_ring *r, struct reap_out *out,
+                  struct srv_tag *tag, uint64_t key, uint32_t events)
 {
     if (out && out->n < out->max) {
         out->evs[out->n++] = (struct srv_ring_event){
@@ -627,9 +625,13 @@ void ring_deliver(struct reap_out *out, struct srv_tag *tag, uint64_t key,
         };
         return;
     }
-    /* No room, or no wait to return it: the connection is marked and the
-     * loop woken, as for work left over (conn_process). */
-    conn_note_event(tag->obj, tag->kind == SRV_TAG_TWIN, events);
+    /* No room, or no wait to return it: the next wait says it, or the
+     * connection is marked and the loop woken, as for work left over
+     * (conn_process). */
+    if (!tag)
+        r->epoll_fired = true;
+    else
+        conn_note_event(tag->obj, tag->kind == SRV_TAG_TWIN, events);
 }
 
 static void take_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
@@ -642,10 +644,7 @@ static void take_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
         return;
     if (key == KEY_EPOLL) {
         r->epoll_armed = false;
-        if (out && out->n < out->max)
-            out->evs[out->n++] = (struct srv_ring_event){ .tag = NULL };
-        else
-            r->epoll_fired = true;
+        ring_deliver(r, out, NULL, 0, 0);
         return;
     }
     if (key & KEY_TX) {
@@ -665,7 +664,7 @@ static void take_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
         ring_arm_poll(r, (uint32_t)(s - r->slots)) < 0)
         uvfio_warn("server: cannot re-arm a client socket's poll");
     /* An error ending the poll: let the connection find out by reading. */
-    ring_deliver(out, s->tag, key,
+    ring_deliver(r, out, s->tag, key,
                  cqe->res > 0 ? (uint32_t)cqe->res : EPOLLIN);
 }
 

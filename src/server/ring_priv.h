@@ -10,6 +10,8 @@
 #include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "server_priv.h"
 
@@ -87,7 +89,8 @@ struct srv_ring {
                      __ATOMIC_RELAXED)
 
 /* Where reaped events go: the wait's array while it has room, otherwise
- * (and outside a wait: out NULL) straight to their connections. */
+ * (and outside a wait: out NULL) straight to their connections, or for
+ * the epoll fd's poll to the next wait (epoll_fired). */
 struct reap_out {
     struct srv_ring_event *evs;
     int max, n;
@@ -120,11 +123,20 @@ static inline bool key_current(const struct ring_slot *s, uint64_t key)
            (uint16_t)(key >> KEY_ARM_SHIFT) == s->arm;
 }
 
+/* An environment switch such as UVFIO_NO_IO_URING: set, and not "0". */
+static inline bool ring_env_on(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 /* ring.c */
 struct io_uring_sqe *ring_get_sqe(struct srv_ring *r);
 int ring_arm_poll(struct srv_ring *r, uint32_t i);
-void ring_deliver(struct reap_out *out, struct srv_tag *tag, uint64_t key,
-                  uint32_t events);
+/* An event for tag (NULL: the epoll fd's poll completed). */
+void ring_deliver(struct srv_ring *r, struct reap_out *out,
+                  struct srv_tag *tag, uint64_t key, uint32_t events);
 /* After anything that may have submitted: feed what completed. */
 void ring_settle(struct srv_ring *r);
 

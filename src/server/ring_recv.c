@@ -55,25 +55,21 @@
 #define RECV_NBUF       32u             /* a power of two */
 #define RECV_BUF_SIZE   (8u << 10)
 #define RECV_BGID       0
+#define RECV_RING_BYTES (RECV_NBUF * sizeof(struct io_uring_buf))
+#define RECV_BUFS_BYTES ((size_t)RECV_NBUF * RECV_BUF_SIZE)
 
-static bool recv_disabled(void)
+static uint8_t *buf_of(const struct ring_recv *rv, uint32_t bid)
 {
-    const char *env = getenv("UVFIO_NO_RING_RECV");
-
-    return env && *env && strcmp(env, "0") != 0;
+    return rv->bufs + (size_t)bid * RECV_BUF_SIZE;
 }
 
-/* Every buffer back in the ring (a ring made anew starts empty). */
-static void refill_all(struct ring_recv *rv)
+/* Buffer bid back in the ring, for the kernel to fill again. */
+static void give_back(struct ring_recv *rv, uint32_t bid)
 {
-    uint32_t b;
-
-    io_uring_buf_ring_init(rv->br);
-    for (b = 0; b < RECV_NBUF; b++)
-        io_uring_buf_ring_add(rv->br, rv->bufs + (size_t)b * RECV_BUF_SIZE,
-                              RECV_BUF_SIZE, (unsigned short)b,
-                              io_uring_buf_ring_mask(RECV_NBUF), (int)b);
-    io_uring_buf_ring_advance(rv->br, RECV_NBUF);
+    io_uring_buf_ring_add(rv->br, buf_of(rv, bid), RECV_BUF_SIZE,
+                          (unsigned short)bid,
+                          io_uring_buf_ring_mask(RECV_NBUF), 0);
+    io_uring_buf_ring_advance(rv->br, 1);
 }
 
 void ring_recv_setup(struct srv_ring *r)
@@ -86,7 +82,7 @@ void ring_recv_setup(struct srv_ring *r)
     int ret;
 
     rv->on = false;
-    if (recv_disabled())
+    if (ring_env_on("UVFIO_NO_RING_RECV"))
         return;
     if (rv->registered) {
         rv->on = true;              /* a later run on the same ring */
@@ -94,18 +90,16 @@ void ring_recv_setup(struct srv_ring *r)
     }
     /* Untouched pages cost nothing: mapped once, kept across runs. */
     if (!rv->br) {
-        void *br = mmap(NULL, RECV_NBUF * sizeof(struct io_uring_buf),
-                        PROT_READ | PROT_WRITE,
+        void *br = mmap(NULL, RECV_RING_BYTES, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        void *bufs = mmap(NULL, (size_t)RECV_NBUF * RECV_BUF_SIZE,
-                          PROT_READ | PROT_WRITE,
+        void *bufs = mmap(NULL, RECV_BUFS_BYTES, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
         if (br == MAP_FAILED || bufs == MAP_FAILED) {
             if (br != MAP_FAILED)
-                munmap(br, RECV_NBUF * sizeof(struct io_uring_buf));
+                munmap(br, RECV_RING_BYTES);
             if (bufs != MAP_FAILED)
-                munmap(bufs, (size_t)RECV_NBUF * RECV_BUF_SIZE);
+                munmap(bufs, RECV_BUFS_BYTES);
             return;
         }
         rv->br = br;
@@ -122,7 +116,10 @@ void ring_recv_setup(struct srv_ring *r)
                     uvfio_strerror(ret));
         return;
     }
-    refill_all(rv);
+    /* Every buffer in (a ring made anew starts empty). */
+    io_uring_buf_ring_init(rv->br);
+    for (uint32_t b = 0; b < RECV_NBUF; b++)
+        give_back(rv, b);
     rv->registered = true;
     rv->on = true;
 }
@@ -133,9 +130,9 @@ void ring_recv_teardown(struct srv_ring *r)
 
     /* (The registration ends with the ring.) */
     if (rv->br)
-        munmap(rv->br, RECV_NBUF * sizeof(struct io_uring_buf));
+        munmap(rv->br, RECV_RING_BYTES);
     if (rv->bufs)
-        munmap(rv->bufs, (size_t)RECV_NBUF * RECV_BUF_SIZE);
+        munmap(rv->bufs, RECV_BUFS_BYTES);
     memset(rv, 0, sizeof(*rv));
 }
 
@@ -190,6 +187,7 @@ void srv_ring_after_event(struct uvfio_server *srv,
 {
     struct srv_ring *r = srv->ring;
     struct ring_slot *s;
+    uint32_t i;
 
     if (ev->key & KEY_RECV)
         return;             /* (the common case: already receiving) */
@@ -197,10 +195,11 @@ void srv_ring_after_event(struct uvfio_server *srv,
     if (!s || s->tag != ev->tag || !s->recv_ok || s->mode != SLOT_POLL ||
         !r->recv.on || !conn_rx_idle(s->tag->obj))
         return;
+    i = (uint32_t)(s - r->slots);
     RING_COUNT(r, to_recv);
-    ring_disarm(r, (uint32_t)(s - r->slots));
-    if (ring_arm_recv(r, (uint32_t)(s - r->slots)) < 0)
-        to_poll(r, (uint32_t)(s - r->slots));
+    ring_disarm(r, i);
+    if (ring_arm_recv(r, i) < 0)
+        to_poll(r, i);
     ring_settle(r);
 }
 
@@ -251,14 +250,6 @@ static size_t take_fds(struct io_uring_recvmsg_out *o, struct msghdr *tmpl,
     return n;
 }
 
-static void give_back(struct ring_recv *rv, uint32_t bid)
-{
-    io_uring_buf_ring_add(rv->br, rv->bufs + (size_t)bid * RECV_BUF_SIZE,
-                          RECV_BUF_SIZE, (unsigned short)bid,
-                          io_uring_buf_ring_mask(RECV_NBUF), 0);
-    io_uring_buf_ring_advance(rv->br, 1);
-}
-
 /*
  * The bytes and fds of a receive's buffer to slot s's connection (NULL:
  * gone, they are dropped).  The buffer goes back at once.  -1 when the
@@ -277,8 +268,7 @@ static int feed(struct srv_ring *r, const struct io_uring_cqe *cqe,
 
     if (!(cqe->flags & IORING_CQE_F_BUFFER) || bid >= RECV_NBUF)
         return -1;
-    o = io_uring_recvmsg_validate(rv->bufs + (size_t)bid * RECV_BUF_SIZE,
-                                  cqe->res, &rv->tmpl);
+    o = io_uring_recvmsg_validate(buf_of(rv, bid), cqe->res, &rv->tmpl);
     if (!o) {
         give_back(rv, bid);
         return -1;
@@ -312,7 +302,7 @@ void ring_recv_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
     if (cqe->res >= 0) {
         fed = feed(r, cqe, s);
         if (fed >= 0 && s)
-            ring_deliver(out, s->tag, key, EPOLLIN | SRV_EV_FED |
+            ring_deliver(r, out, s->tag, key, EPOLLIN | SRV_EV_FED |
                          (fed == 1 ? EPOLLRDHUP : 0));
     } else if (cqe->flags & IORING_CQE_F_BUFFER) {
         give_back(&r->recv, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
@@ -346,6 +336,6 @@ void ring_recv_cqe(struct srv_ring *r, const struct io_uring_cqe *cqe,
             r->recv.on = false;
         }
         to_poll(r, i);
-        ring_deliver(out, s->tag, key & ~KEY_RECV, EPOLLIN);
+        ring_deliver(r, out, s->tag, key & ~KEY_RECV, EPOLLIN);
     }
 }
