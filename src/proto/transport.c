@@ -395,6 +395,15 @@ bool uvfio_rx_partial(const struct uvfio_rx *rx)
     return rx->state != RX_BUFFERED || rx->tail > rx->head;
 }
 
+/* Nothing buffered, started, fed, waiting for its owner (fds) or armed
+ * (the sink): the next bytes begin a message and nothing comes before
+ * them - the lone shortcuts' condition. */
+static inline bool rx_idle(const struct uvfio_rx *rx)
+{
+    return rx->state == RX_BUFFERED && rx->head == rx->tail &&
+           !rx->nbatches && !rx->sink_armed && !rx->fed && !rx->lone;
+}
+
 void uvfio_rx_note_readable(struct uvfio_rx *rx, bool hangup)
 {
     rx->drained = false;
@@ -408,20 +417,28 @@ static void msg_init(struct uvfio_msg *m, const struct uvfio_wire_hdr *hdr)
     m->hdr = *hdr;
 }
 
+/* A small message whose payload already sits in a small buffer (none
+ * for a header-only one), handed out in it: a lone read's, a lone feed's. */
+static inline void small_out(struct uvfio_msg *out,
+                             const struct uvfio_wire_hdr *h, uint8_t *small)
+{
+    size_t len = h->size - UVFIO_HDR_SIZE;
+
+    msg_init(out, h);
+    if (len) {
+        out->payload = small;
+        out->len = len;
+        out->cap = RX_SMALL_CAP;
+        small_fence(small, len);
+    }
+}
+
 /* The lone message fed: out of rx, into *out. */
 static void take_lone(struct uvfio_rx *rx, struct uvfio_msg *out)
 {
-    size_t len = rx->lone_hdr.size - UVFIO_HDR_SIZE;
-
     rx->lone = false;
-    msg_init(out, &rx->lone_hdr);
-    if (len) {
-        out->payload = rx->lone_payload;
-        out->len = len;
-        out->cap = RX_SMALL_CAP;
-        rx->lone_payload = NULL;
-        small_fence(out->payload, len);
-    }
+    small_out(out, &rx->lone_hdr, rx->lone_payload);
+    rx->lone_payload = NULL;
 }
 
 /* ---- payload memory: recycled buffers and the sink ---------------------- */
@@ -447,6 +464,16 @@ void uvfio_rx_recycle(struct uvfio_rx *rx, struct uvfio_msg *m)
         m->payload = NULL;
     }
     uvfio_msg_free(m);
+}
+
+/* The small buffer, or a new one: the caller's from now on. */
+static uint8_t *small_take(struct uvfio_rx *rx)
+{
+    uint8_t *p = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+
+    if (p)
+        rx->small = NULL;
+    return p;
 }
 
 /* A buffer of at least `size` bytes for a payload: the spare if it fits
@@ -624,10 +651,9 @@ static int deliver_buffered(struct uvfio_rx *rx, const struct uvfio_wire_hdr *h,
             return -ENOMEM;
         out->cap = len;
     } else if (len) {
-        out->payload = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+        out->payload = small_take(rx);
         if (!out->payload)
             return -ENOMEM;
-        rx->small = NULL;
         out->cap = RX_SMALL_CAP;
         small_fence(out->payload, len);
     }
@@ -788,17 +814,15 @@ static bool fed_lone(struct uvfio_rx *rx, const uint8_t *p, size_t n)
     uint8_t *small;
 
     if (n < UVFIO_HDR_SIZE || n > UVFIO_HDR_SIZE + RX_SMALL_CAP ||
-        rx->lone || rx->fed || rx->state != RX_BUFFERED ||
-        rx->head != rx->tail || rx->nbatches || rx->sink_armed || rx->exact)
+        !rx_idle(rx) || rx->exact)
         return false;
     memcpy(&h, p, sizeof(h));
     if (h.size != n || uvfio_wire_check_hdr(&h, rx->max_size) < 0)
         return false;
     if (n > UVFIO_HDR_SIZE) {
-        small = rx->small ? rx->small : malloc(RX_SMALL_CAP);
+        small = small_take(rx);
         if (!small)
             return false;
-        rx->small = NULL;
         small_unfence(small);
         memcpy(small, p + UVFIO_HDR_SIZE, n - UVFIO_HDR_SIZE);
         rx->lone_payload = small;
@@ -1045,7 +1069,6 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
     };
     struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
     struct uvfio_wire_hdr h;
-    size_t len;
     ssize_t n;
 
     if (!small)
@@ -1073,15 +1096,9 @@ static int rx_read_lone(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
      * buffered) would leave. */
     rx->pos += (size_t)n;
     rx->base += (size_t)n;
-    len = (size_t)n - UVFIO_HDR_SIZE;
-    msg_init(out, &h);
-    if (len) {
-        out->payload = small;
-        out->len = len;
-        out->cap = RX_SMALL_CAP;
-        rx->small = NULL;
-        small_fence(small, len);
-    }
+    small_out(out, &h, small);
+    if ((size_t)n > UVFIO_HDR_SIZE)
+        rx->small = NULL;       /* handed out with the message */
     return 2;
 }
 
@@ -1096,9 +1113,8 @@ int uvfio_rx_read_one(struct uvfio_rx *rx, int sock, struct uvfio_msg *out)
         }
         return 1;
     }
-    if (rx->err || !rx->nonblock || rx->hangup ||
-        rx->sock != sock || rx->state != RX_BUFFERED ||
-        rx->head != rx->tail || rx->nbatches || rx->sink_armed || rx->fed)
+    if (rx->err || !rx->nonblock || rx->hangup || rx->sock != sock ||
+        !rx_idle(rx))
         return uvfio_rx_read_wait(rx, sock, out);
     /* A non-blocking socket known to be empty (as uvfio_rx_read): after
      * the bytes fed until it was (server/ring.c). */
